@@ -1,0 +1,46 @@
+# Two commands on a fresh machine:
+#   make run    install everything into .venv/ and start the app
+#   make test   install everything (Chromium too) and run every test
+# A second run reuses what is installed: the stamps below only go stale when
+# requirements*.txt change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+APP_STAMP := $(VENV)/.app-installed
+DEV_STAMP := $(VENV)/.dev-installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8501
+
+.PHONY: run test chromium bench clean
+
+run: $(APP_STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(DEV_STAMP) chromium
+	$(BIN)/python -m pytest
+
+bench: $(APP_STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(APP_STAMP): requirements.txt constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(APP_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Debian's Chromium for the end-to-end tests (Playwright cannot download browsers here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "Installing Debian's chromium for the end-to-end tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+clean:
+	rm -rf $(VENV) test-artifacts .pytest_cache .hypothesis

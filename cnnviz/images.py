@@ -1,0 +1,192 @@
+"""Decoding user images safely, and the small image helpers every page shares.
+
+Images in cnnviz are ``uint8`` arrays of shape ``(H, W, 3)``, RGB. Everything a
+user can upload passes through :func:`load_image`, which either returns such an
+array or raises :class:`ImageError` with a sentence a student understands.
+
+The order of operations follows the safe recipe for Pillow: open (reads only
+the header), check the size, decode, apply EXIF orientation, convert to RGB.
+A decompression bomb is therefore refused before a single pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+#: Images with more pixels than this are refused from their header alone.
+MAX_PIXELS = 40_000_000
+#: Files larger than this are refused before Pillow sees them (bytes).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+#: The formats the app accepts, as Pillow names them. Anything else (PDF, SVG,
+#: EPS, text that happens to parse as a rare format) is refused.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB", "GIF", "TIFF")
+#: File extensions offered in the upload dialog.
+UPLOAD_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
+
+
+class ImageError(ValueError):
+    """A user-supplied image cannot be used. ``str(err)`` is a sentence for the user."""
+
+
+def load_image(data: bytes) -> np.ndarray:
+    """Decode an uploaded file into an RGB image.
+
+    Args:
+        data: the raw bytes of a PNG, JPEG, WebP, BMP, GIF or TIFF file.
+
+    Returns:
+        ``uint8`` array of shape ``(H, W, 3)``, RGB. EXIF orientation is applied,
+        transparency is composited onto white, 16-bit / palette / CMYK / grayscale
+        images are mapped to RGB, and only the first frame of an animation is used.
+
+    Raises:
+        ImageError: for empty, random, truncated or unsupported data (text, SVG,
+            PDF, …) and for images over :data:`MAX_PIXELS` pixels. No other
+            exception type escapes.
+    """
+    try:
+        return _load_image(data)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise ImageError(_too_large_message()) from err
+    except MemoryError as err:
+        raise ImageError(_too_large_message()) from err
+    except Exception as err:  # noqa: BLE001 - the contract: only ImageError escapes
+        raise ImageError(
+            "This file could not be read as an image: it may be damaged or cut short. "
+            "Try saving it again as PNG or JPEG."
+        ) from err
+
+
+def _too_large_message(width: int | None = None, height: int | None = None) -> str:
+    size = f" ({width} × {height} = {width * height / 1e6:.1f} megapixels)" if width else ""
+    return (
+        f"This image is too large{size}. The limit is {MAX_PIXELS / 1e6:.0f} megapixels: "
+        "please shrink it before uploading."
+    )
+
+
+def _unidentified_message(data: bytes) -> str:
+    """Say what the file seems to be, for the common mistakes."""
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"%pdf"):
+        return "This is a PDF document, not an image. Export the page as PNG or JPEG."
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return (
+            "This is an SVG drawing, which is made of shapes rather than pixels. "
+            "Export it as PNG first."
+        )
+    return (
+        "This file is not an image we can read. Upload a PNG, JPEG, WebP, BMP, GIF or TIFF file."
+    )
+
+
+def _load_image(data: bytes) -> np.ndarray:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageError("No image data was given: expected the bytes of an image file.")
+    data = bytes(data)
+    if len(data) == 0:
+        raise ImageError("The file is empty: there is no image in it.")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(
+            f"The file is {len(data) / 2**20:.0f} MB; the limit is "
+            f"{MAX_FILE_BYTES / 2**20:.0f} MB. Please upload a smaller image."
+        )
+    with warnings.catch_warnings():
+        # We check the size ourselves, below, against a stricter limit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            Image.init()  # register every plugin, so that the format list below is known
+            formats = [f for f in ACCEPTED_FORMATS if f in Image.OPEN]
+            img = Image.open(io.BytesIO(data), formats=formats)
+        except Image.UnidentifiedImageError as err:
+            raise ImageError(_unidentified_message(data)) from err
+
+        width, height = img.size
+        if width < 1 or height < 1:
+            raise ImageError("This image has no pixels (its width or height is 0).")
+        if width * height > MAX_PIXELS:
+            raise ImageError(_too_large_message(width, height))
+
+        img.seek(0)  # the first frame of an animation
+        img.load()  # decodes; a truncated file raises OSError here
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a broken EXIF block should not lose the image
+        pass
+    return _to_rgb(img)
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> uint8 (H, W, 3) RGB; transparency composited onto white."""
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        # 16-bit samples: 65535 -> 255. 32-bit 'I' images from 16-bit PNGs use the same range.
+        gray = np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+        if arr.size and arr.max() <= 1.0 and arr.min() >= 0.0:
+            arr = arr * 255.0
+        gray = np.clip(np.round(arr), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+
+    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba).convert("RGB")
+    elif mode != "RGB":
+        img = img.convert("RGB")
+    arr = np.asarray(img, dtype=np.uint8)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink ``image`` (H, W[, C]) so that its longer side is at most ``max_side``.
+
+    Keeps the aspect ratio; uses area interpolation, which avoids aliasing when
+    shrinking. Images already small enough are returned unchanged.
+    """
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """RGB ``uint8 (H, W, 3)`` -> luminance ``uint8 (H, W)`` (ITU-R BT.601 weights)."""
+    if image.ndim == 2:
+        return image
+    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2GRAY)
+
+
+def ensure_rgb(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, 1|3|4)`` of any dtype in [0, 255] -> ``uint8 (H, W, 3)``."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.round(arr.astype(np.float64)), 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """``uint8 (H, W)`` or ``(H, W, 3)`` -> PNG file bytes (for downloads)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
+    return buf.getvalue()

