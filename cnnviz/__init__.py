@@ -4,9 +4,58 @@ The public surface lives here; implementations live in the submodules.
 Nothing in this package imports Streamlit.
 """
 
+from cnnviz.arithmetic import (
+    ParameterError,
+    conv_macs,
+    conv_params,
+    dense_params,
+    explain_output_size,
+    output_shape,
+    output_size,
+    pool_output_shape,
+    same_padding,
+)
+from cnnviz.export import conv_steps_gif, pool_steps_gif
 from cnnviz.images import ImageError, load_image
+from cnnviz.kernels import PRESETS, KernelError, Preset, format_kernel, parse_kernel
+from cnnviz.ops import (
+    ConvParams,
+    ConvSteps,
+    PoolParams,
+    PoolSteps,
+    conv2d,
+    conv_steps,
+    global_avg_pool,
+    pool2d,
+    pool_steps,
+)
 
 __all__ = [
     "ImageError",
     "load_image",
+    "ParameterError",
+    "conv_macs",
+    "conv_params",
+    "dense_params",
+    "explain_output_size",
+    "output_shape",
+    "output_size",
+    "pool_output_shape",
+    "same_padding",
+    "PRESETS",
+    "KernelError",
+    "Preset",
+    "format_kernel",
+    "parse_kernel",
+    "ConvParams",
+    "ConvSteps",
+    "PoolParams",
+    "PoolSteps",
+    "conv2d",
+    "conv_steps",
+    "global_avg_pool",
+    "pool2d",
+    "pool_steps",
+    "conv_steps_gif",
+    "pool_steps_gif",
 ]

@@ -1,5 +1,10 @@
 """Home: what each page teaches, in lecture order, and the current image."""
 
+from ui.boot import ensure_app_navigation
+
+ensure_app_navigation()
+
+
 import streamlit as st
 
 from ui import catalog, state

@@ -21,7 +21,18 @@ HOME = PageInfo(
 )
 
 #: The lesson pages, in the order a lecture uses them.
-LESSON: list[PageInfo] = []
+LESSON: list[PageInfo] = [
+    PageInfo(
+        "pages/convolution.py", "Convolution", ":material/grid_on:", "convolution",
+        "A kernel slides over your image: watch every multiply and sum, with stride, "
+        "padding, dilation and colour channels, and the output-size formula with real numbers.",
+    ),
+    PageInfo(
+        "pages/pooling.py", "Pooling", ":material/filter_center_focus:", "pooling",
+        "Max and average pooling shrink a map: watch which input cell wins each window, "
+        "and why pooling adds no parameters.",
+    ),
+]
 
 
 def all_pages() -> list[PageInfo]:

@@ -1,0 +1,415 @@
+"""Shape and cost arithmetic of convolution and pooling layers.
+
+This module is the one home of every formula in cnnviz: the output size of a
+sliding window, "same" padding, parameter counts and multiply-accumulates.
+Slider limits, page text and the step-through all call these functions, so
+there is no second copy of a formula anywhere that could drift.
+
+Everything here works on plain Python ints. Impossible combinations raise
+`ParameterError` with a sentence a student can act on.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+__all__ = [
+    "OUTPUT_SIZE_FORMULA",
+    "OutputSizeExplanation",
+    "ParameterError",
+    "as_pair",
+    "conv_macs",
+    "conv_macs_text",
+    "conv_params",
+    "conv_params_text",
+    "dense_params",
+    "dense_params_text",
+    "explain_output_size",
+    "output_shape",
+    "output_size",
+    "pool_output_shape",
+    "pool_params",
+    "resolve_padding",
+    "same_padding",
+]
+
+# The formula in symbols, for pages that show it next to the numbers.
+OUTPUT_SIZE_FORMULA = "⌊(n + 2p − d·(k−1) − 1) / s⌋ + 1"
+
+Pair = tuple[int, int]
+Padding4 = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+
+class ParameterError(ValueError):
+    """A layer setting that cannot work, explained in one sentence for a student."""
+
+
+# ---------------------------------------------------------------------------
+# Checking numbers
+
+
+def _as_int(value: object, name: str) -> int:
+    """`value` as an int; bools, floats and strings are refused."""
+    if isinstance(value, bool):
+        raise ParameterError(f"{name.capitalize()} must be a whole number, not {value!r}.")
+    try:
+        return operator.index(value)  # int and numpy integers, nothing that would round
+    except TypeError:
+        raise ParameterError(
+            f"{name.capitalize()} must be a whole number, not {value!r}."
+        ) from None
+
+
+def _fmt(n: int) -> str:
+    """An int with thousands separators: 150529000 -> '150,529,000'."""
+    return f"{n:,}"
+
+
+def as_pair(value: int | tuple[int, int], name: str) -> Pair:
+    """Turn an int or an (h, w) pair into an (h, w) tuple of ints.
+
+    `name` (e.g. "stride") is used in the error message. Only the type and
+    length are checked here; the ranges are checked where they matter.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ParameterError(
+                f"{name.capitalize()} must be one number or a pair (height, width), "
+                f"but {len(value)} numbers were given."
+            )
+        return (_as_int(value[0], name), _as_int(value[1], name))
+    if isinstance(value, str):
+        raise ParameterError(f"{name.capitalize()} must be a whole number, not {value!r}.")
+    v = _as_int(value, name)
+    return (v, v)
+
+
+# ---------------------------------------------------------------------------
+# Output size of a sliding window
+
+
+def _checked_extent(
+    n: int,
+    kernel: int,
+    stride: int,
+    before: int,
+    after: int,
+    dilation: int,
+    axis: str = "",
+) -> int:
+    """Output length along one axis; the single implementation of the formula.
+
+    `before`/`after` are the padding on the two sides (equal for symmetric
+    padding). `axis` ("height"/"width") only sharpens the error messages.
+    """
+    where = f" ({axis})" if axis else ""
+    n = _as_int(n, "the input size")
+    kernel = _as_int(kernel, "the kernel size")
+    stride = _as_int(stride, "the stride")
+    before = _as_int(before, "the padding")
+    after = _as_int(after, "the padding")
+    dilation = _as_int(dilation, "the dilation")
+    if n < 1:
+        raise ParameterError(f"The input{where} must be at least 1 pixel, not {n}.")
+    if kernel < 1:
+        raise ParameterError(f"The kernel{where} must be at least 1 pixel wide, not {kernel}.")
+    if stride < 1:
+        raise ParameterError(
+            f"Stride{where} must be at least 1: a stride of {stride} would never move the kernel."
+        )
+    if dilation < 1:
+        raise ParameterError(
+            f"Dilation{where} must be at least 1 (1 means no gaps between kernel taps), "
+            f"not {dilation}."
+        )
+    if before < 0 or after < 0:
+        raise ParameterError(
+            f"Padding{where} cannot be negative: it is the number of pixels added around "
+            "the image."
+        )
+    span = dilation * (kernel - 1) + 1  # pixels one placement of the kernel covers
+    padded = n + before + after
+    if padded < span:
+        covers = (
+            f"with dilation it covers {span} pixels" if dilation > 1 else f"{span} pixels"
+        )
+        raise ParameterError(
+            f"The kernel{where} ({covers}) is larger than the padded input "
+            f"({padded} pixels), so it does not fit even once."
+        )
+    # floor((n + 2p - d(k-1) - 1) / s) + 1, with 2p split into before + after
+    return (padded - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a convolution or pooling along one axis.
+
+    ``floor((n + 2p − d(k−1) − 1) / s) + 1`` for an input of length `n`,
+    kernel length `k`, stride `s`, padding `p` on each side and dilation `d`.
+    Raises ParameterError for stride, dilation, kernel or n below 1, negative
+    padding, or when the kernel does not fit in the padded input.
+    """
+    return _checked_extent(n, kernel, stride, padding, padding, dilation)
+
+
+def same_padding(kernel: int, dilation: int = 1) -> Pair:
+    """(before, after) padding that keeps the size at stride 1, as torch's padding="same".
+
+    The total is d·(k−1); an odd total puts the extra pixel after (bottom/right).
+    """
+    kernel = _as_int(kernel, "the kernel size")
+    dilation = _as_int(dilation, "the dilation")
+    if kernel < 1 or dilation < 1:
+        raise ParameterError("Kernel size and dilation must be at least 1.")
+    total = dilation * (kernel - 1)
+    before = total // 2
+    return (before, total - before)
+
+
+def resolve_padding(
+    padding: int | tuple[int, int] | tuple[int, int, int, int] | str,
+    kernel_hw: int | tuple[int, int],
+    dilation_hw: int | tuple[int, int] = 1,
+    stride_hw: int | tuple[int, int] = 1,
+) -> Padding4:
+    """Padding in any accepted form as (top, bottom, left, right) pixels.
+
+    Accepted: an int (all sides), an (h, w) pair (top=bottom=h, left=right=w),
+    an explicit (top, bottom, left, right) 4-tuple, "valid" (no padding) or
+    "same" (keeps the size; only with stride 1, as in PyTorch).
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            sh, sw = as_pair(stride_hw, "stride")
+            if (sh, sw) != (1, 1):
+                raise ParameterError(
+                    "Padding 'same' only works with stride 1: a larger stride shrinks the "
+                    "output by about that factor, so no padding keeps the size (PyTorch "
+                    "refuses it too). Choose a number of padding pixels instead."
+                )
+            kh, kw = as_pair(kernel_hw, "kernel size")
+            dh, dw = as_pair(dilation_hw, "dilation")
+            return (*same_padding(kh, dh), *same_padding(kw, dw))
+        raise ParameterError(
+            f"Padding must be a number of pixels, 'same' or 'valid', not {padding!r}."
+        )
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        pads = tuple(_as_int(p, "padding") for p in padding)
+    else:
+        ph, pw = as_pair(padding, "padding")
+        pads = (ph, ph, pw, pw)
+    if min(pads) < 0:
+        raise ParameterError(
+            "Padding cannot be negative: it is the number of pixels added around the image."
+        )
+    return pads  # type: ignore[return-value]
+
+
+def output_shape(
+    in_hw: tuple[int, int],
+    kernel_hw: int | tuple[int, int],
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, ...] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> Pair:
+    """(H_out, W_out) of a 2-D convolution.
+
+    `padding` is an int, an (h, w) pair, a (top, bottom, left, right) 4-tuple,
+    "same" or "valid"; a 4-tuple uses top+bottom (left+right) in place of 2p.
+    """
+    h, w = as_pair(in_hw, "input size")
+    kh, kw = as_pair(kernel_hw, "kernel size")
+    sh, sw = as_pair(stride, "stride")
+    dh, dw = as_pair(dilation, "dilation")
+    top, bottom, left, right = resolve_padding(padding, (kh, kw), (dh, dw), (sh, sw))
+    return (
+        _checked_extent(h, kh, sh, top, bottom, dh, "height"),
+        _checked_extent(w, kw, sw, left, right, dw, "width"),
+    )
+
+
+@dataclass(frozen=True)
+class OutputSizeExplanation:
+    """The output-size formula with the actual numbers filled in.
+
+    `text` reads e.g. "⌊(28 + 1 + 1 − 2·(3−1) − 1) / 2⌋ + 1 = 13".
+    """
+
+    n: int
+    kernel: int
+    stride: int
+    padding_before: int
+    padding_after: int
+    dilation: int
+    size: int
+    text: str
+
+
+def explain_output_size(
+    n: int,
+    kernel: int,
+    stride: int = 1,
+    padding_before: int = 0,
+    padding_after: int | None = None,
+    dilation: int = 1,
+) -> OutputSizeExplanation:
+    """Output size along one axis together with the formula written out in numbers.
+
+    `padding_after` defaults to `padding_before` (symmetric padding, shown as
+    "2·p"). Raises ParameterError exactly when `output_size` would.
+    """
+    if padding_after is None:
+        padding_after = padding_before
+    size = _checked_extent(n, kernel, stride, padding_before, padding_after, dilation)
+    if padding_before == padding_after:
+        pad = f"2·{padding_before}"
+    else:
+        pad = f"{padding_before} + {padding_after}"
+    text = f"⌊({n} + {pad} − {dilation}·({kernel}−1) − 1) / {stride}⌋ + 1 = {size}"
+    return OutputSizeExplanation(
+        n=int(n),
+        kernel=int(kernel),
+        stride=int(stride),
+        padding_before=int(padding_before),
+        padding_after=int(padding_after),
+        dilation=int(dilation),
+        size=size,
+        text=text,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+
+
+def pool_output_shape(
+    in_hw: tuple[int, int],
+    size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Pair:
+    """(H_out, W_out) of max or average pooling, with torch's defaults.
+
+    `stride=None` means stride = window size. As in PyTorch, the padding may
+    be at most half the window size, so no window lies entirely in padding.
+    """
+    kh, kw = as_pair(size, "pooling window size")
+    sh, sw = (kh, kw) if stride is None else as_pair(stride, "stride")
+    if isinstance(padding, str) or (isinstance(padding, (tuple, list)) and len(padding) != 2):
+        raise ParameterError(
+            "Pooling padding must be one number of pixels or a pair (height, width)."
+        )
+    ph, pw = as_pair(padding, "padding")
+    h, w = as_pair(in_hw, "input size")
+    for axis, k, p in (("height", kh, ph), ("width", kw, pw)):
+        if k >= 1 and p > k // 2:
+            raise ParameterError(
+                f"Pooling padding ({axis}) can be at most half the window size "
+                f"({k} // 2 = {k // 2}), not {p}: otherwise windows at the border would hold "
+                "mostly or only padding (PyTorch refuses it too)."
+            )
+    return (
+        _checked_extent(h, kh, sh, ph, ph, 1, "height"),
+        _checked_extent(w, kw, sw, pw, pw, 1, "width"),
+    )
+
+
+def pool_params() -> int:
+    """Learned parameters of a pooling layer: none, it only takes a max or a mean."""
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Layer cost
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
+    cin = _as_int(in_channels, "input channels")
+    cout = _as_int(out_channels, "output channels")
+    g = _as_int(groups, "groups")
+    if cin < 1 or cout < 1:
+        raise ParameterError("A layer needs at least 1 input and 1 output channel.")
+    if g < 1:
+        raise ParameterError(f"Groups must be at least 1, not {g}.")
+    if cin % g or cout % g:
+        raise ParameterError(
+            f"Groups ({g}) must divide both the input channels ({cin}) and the output "
+            f"channels ({cout}), so that every group gets the same number of each."
+        )
+    return cin, cout, g
+
+
+def conv_params(
+    in_channels: int,
+    out_channels: int,
+    kernel_hw: int | tuple[int, int],
+    bias: bool = True,
+    groups: int = 1,
+) -> int:
+    """Learned parameters of a conv layer: C_out · ((C_in/groups)·kh·kw + bias)."""
+    cin, cout, g = _check_groups(in_channels, out_channels, groups)
+    kh, kw = as_pair(kernel_hw, "kernel size")
+    return cout * ((cin // g) * kh * kw + int(bool(bias)))
+
+
+def conv_params_text(
+    in_channels: int,
+    out_channels: int,
+    kernel_hw: int | tuple[int, int],
+    bias: bool = True,
+    groups: int = 1,
+) -> str:
+    """The count written out as C_out × (kh·kw·C_in + 1): "64 × (3·3·3 + 1) = 1,792"."""
+    total = conv_params(in_channels, out_channels, kernel_hw, bias, groups)
+    kh, kw = as_pair(kernel_hw, "kernel size")
+    per_filter = f"{kh}·{kw}·{_fmt(int(in_channels) // int(groups))}"
+    inner = f"({per_filter} + 1)" if bias else per_filter
+    return f"{_fmt(int(out_channels))} × {inner} = {_fmt(total)}"
+
+
+def conv_macs(
+    out_hw: tuple[int, int],
+    in_channels: int,
+    out_channels: int,
+    kernel_hw: int | tuple[int, int],
+    groups: int = 1,
+) -> int:
+    """Multiply-accumulates of a conv layer: H_out·W_out·C_out·(C_in/groups)·kh·kw."""
+    cin, cout, g = _check_groups(in_channels, out_channels, groups)
+    oh, ow = as_pair(out_hw, "output size")
+    kh, kw = as_pair(kernel_hw, "kernel size")
+    return oh * ow * cout * (cin // g) * kh * kw
+
+
+def conv_macs_text(
+    out_hw: tuple[int, int],
+    in_channels: int,
+    out_channels: int,
+    kernel_hw: int | tuple[int, int],
+    groups: int = 1,
+) -> str:
+    """The MAC count written out, e.g. "32·32·64 × 3·3·3 = 1,769,472"."""
+    total = conv_macs(out_hw, in_channels, out_channels, kernel_hw, groups)
+    oh, ow = as_pair(out_hw, "output size")
+    kh, kw = as_pair(kernel_hw, "kernel size")
+    cin = int(in_channels) // int(groups)
+    return f"{oh}·{ow}·{int(out_channels)} × {kh}·{kw}·{cin} = {_fmt(total)}"
+
+
+def dense_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    """Learned parameters of a fully connected layer: n_out · (n_in + bias)."""
+    n_in = _as_int(n_in, "input features")
+    n_out = _as_int(n_out, "output features")
+    if n_in < 1 or n_out < 1:
+        raise ParameterError("A dense layer needs at least 1 input and 1 output feature.")
+    return n_out * (n_in + int(bool(bias)))
+
+
+def dense_params_text(n_in: int, n_out: int, bias: bool = True) -> str:
+    """The count written out, e.g. "1,000 × (150,528 + 1) = 150,529,000"."""
+    total = dense_params(n_in, n_out, bias)
+    inner = f"({_fmt(int(n_in))} + 1)" if bias else _fmt(int(n_in))
+    return f"{_fmt(int(n_out))} × {inner} = {_fmt(total)}"

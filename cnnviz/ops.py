@@ -1,0 +1,564 @@
+"""Convolution and pooling on numpy arrays, with PyTorch doing the arithmetic.
+
+Images are (H, W) or (H, W, C) arrays of any real dtype (uint8 included);
+results are float64 so that the numbers shown to a student are exact up to
+rounding. Like every deep-learning library, "convolution" here is
+cross-correlation: the kernel is not flipped.
+
+Besides the full results, `conv_steps` and `pool_steps` return every window
+of a region of the output at once (positions, patches, products, sums), so a
+page can animate the sliding window without recomputing anything. All sizes
+come from `cnnviz.arithmetic`, the one home of the formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnnviz.arithmetic import (
+    ParameterError,
+    as_pair,
+    output_shape,
+    pool_output_shape,
+    resolve_padding,
+)
+
+__all__ = [
+    "MAX_STEPS",
+    "PADDING_MODES",
+    "ConvParams",
+    "ConvSteps",
+    "PoolParams",
+    "PoolSteps",
+    "conv2d",
+    "conv_steps",
+    "global_avg_pool",
+    "pool2d",
+    "pool_steps",
+]
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PADDING_MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular")
+MAX_STEPS = 4096  # windows one step-through may hold: 64 x 64 output pixels
+
+IntOrPair = int | tuple[int, int]
+PaddingSpec = int | tuple[int, int] | tuple[int, int, int, int] | str
+Region = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, output coordinates
+
+
+# ---------------------------------------------------------------------------
+# Parameters as hashable values (cache keys, URL state)
+
+
+def _nested_tuple(a: np.ndarray) -> tuple:
+    if a.ndim == 1:
+        return tuple(float(v) for v in a)
+    return tuple(_nested_tuple(row) for row in a)
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    """Settings of one convolution, hashable so it can be a cache key.
+
+    `kernel` may be given as an array; it is stored as nested tuples of
+    floats, (kh, kw) or (kh, kw, C). Ints become (h, w) pairs, so
+    ConvParams(stride=2) == ConvParams(stride=(2, 2)).
+    Use as ``conv2d(image, p.kernel_array, **p.options())``.
+    """
+
+    kernel: tuple = ((0.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 0.0))  # identity
+    stride: IntOrPair = (1, 1)
+    padding: PaddingSpec = (0, 0)  # pixels (h, w), (top, bottom, left, right), "same", "valid"
+    dilation: IntOrPair = (1, 1)  # 1 = no gaps between kernel taps
+    bias: float = 0.0  # added to every output pixel
+    padding_mode: PaddingMode = "zeros"  # what the padding pixels hold
+
+    def __post_init__(self) -> None:
+        kernel = np.asarray(self.kernel, dtype=np.float64)
+        if kernel.ndim not in (2, 3) or kernel.size == 0:
+            raise ParameterError("A kernel must be a non-empty grid of numbers (kh, kw).")
+        object.__setattr__(self, "kernel", _nested_tuple(kernel))
+        object.__setattr__(self, "stride", as_pair(self.stride, "stride"))
+        object.__setattr__(self, "dilation", as_pair(self.dilation, "dilation"))
+        padding = self.padding
+        if not isinstance(padding, str):
+            if isinstance(padding, (tuple, list)) and len(padding) == 4:
+                padding = resolve_padding(padding, (1, 1))
+            else:
+                padding = as_pair(padding, "padding")
+        object.__setattr__(self, "padding", padding)
+        object.__setattr__(self, "bias", _as_bias(self.bias))
+        _check_padding_mode(self.padding_mode)
+
+    @property
+    def kernel_array(self) -> np.ndarray:
+        """The kernel as a float64 array, (kh, kw) or (kh, kw, C)."""
+        return np.array(self.kernel, dtype=np.float64)
+
+    def options(self) -> dict:
+        """Keyword arguments for `conv2d` and `conv_steps` (everything but the kernel)."""
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "bias": self.bias,
+            "padding_mode": self.padding_mode,
+        }
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Settings of one pooling layer; use as ``pool2d(image, **p.options())``."""
+
+    kind: Literal["max", "avg"] = "max"
+    size: IntOrPair = (2, 2)  # window (h, w)
+    stride: IntOrPair | None = None  # None: same as the window size (torch's default)
+    padding: IntOrPair = (0, 0)  # at most half the window size
+
+    def __post_init__(self) -> None:
+        _check_kind(self.kind)
+        object.__setattr__(self, "size", as_pair(self.size, "pooling window size"))
+        if self.stride is not None:
+            object.__setattr__(self, "stride", as_pair(self.stride, "stride"))
+        object.__setattr__(self, "padding", as_pair(self.padding, "padding"))
+
+    def options(self) -> dict:
+        """Keyword arguments for `pool2d` and `pool_steps`."""
+        return {
+            "kind": self.kind,
+            "size": self.size,
+            "stride": self.stride,
+            "padding": self.padding,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Input checking and padding
+
+
+def _as_image(image: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C) real array -> float64 (H, W, C)."""
+    a = np.asarray(image)
+    if a.dtype.kind not in "biuf":
+        raise ParameterError(f"An image must hold numbers, not values of type {a.dtype}.")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise ParameterError(
+            f"An image must have shape (height, width) or (height, width, channels), not {a.shape}."
+        )
+    if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] < 1:
+        raise ParameterError(f"The image is empty (shape {a.shape}).")
+    return a.astype(np.float64, copy=False)
+
+
+def _as_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
+    """(kh, kw) or (kh, kw, C) real array -> float64 (kh, kw, channels).
+
+    A 2-D kernel is repeated for every channel, which is what one filter of
+    a conv layer with that kernel in every input slice would compute.
+    """
+    k = np.asarray(kernel)
+    if k.dtype.kind not in "biuf":
+        raise ParameterError(f"A kernel must hold numbers, not values of type {k.dtype}.")
+    if k.ndim == 2:
+        k = np.repeat(k[:, :, None], channels, axis=2)
+    if k.ndim != 3 or k.shape[0] < 1 or k.shape[1] < 1:
+        raise ParameterError(
+            f"A kernel must have shape (height, width) or (height, width, channels), not {k.shape}."
+        )
+    if k.shape[2] != channels:
+        raise ParameterError(
+            f"The kernel has {k.shape[2]} channels but the image has {channels}: "
+            "use a 2-D kernel or one kernel slice per image channel."
+        )
+    return k.astype(np.float64, copy=False)
+
+
+def _as_bias(bias: float) -> float:
+    try:
+        value = float(bias)
+    except (TypeError, ValueError):
+        raise ParameterError(f"The bias must be a number, not {bias!r}.") from None
+    if not np.isfinite(value):
+        raise ParameterError("The bias must be a finite number.")
+    return value
+
+
+def _check_padding_mode(mode: str) -> None:
+    if mode not in PADDING_MODES:
+        raise ParameterError(
+            f"Padding mode must be one of {', '.join(PADDING_MODES)}, not {mode!r}."
+        )
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("max", "avg"):
+        raise ParameterError(f"Pooling must be 'max' or 'avg', not {kind!r}.")
+
+
+def _to_torch(img: np.ndarray) -> torch.Tensor:
+    """float64 (H, W, C) -> tensor (1, C, H, W)."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+
+
+def _pad(
+    img: np.ndarray,
+    pads: tuple[int, int, int, int],
+    mode: str = "zeros",
+    value: float = 0.0,
+) -> torch.Tensor:
+    """Pad float64 (H, W, C) by (top, bottom, left, right) -> tensor (1, C, Hp, Wp)."""
+    _check_padding_mode(mode)
+    top, bottom, left, right = pads
+    h, w = img.shape[:2]
+    x = _to_torch(img)
+    if not any(pads):
+        return x
+    if mode == "zeros":
+        return F.pad(x, (left, right, top, bottom), mode="constant", value=value)
+    # torch's own limits: reflect mirrors without repeating the edge pixel, so
+    # it needs pad < size; circular may wrap around at most once.
+    if mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
+        raise ParameterError(
+            f"Reflect padding must be smaller than the image ({h}×{w} pixels): "
+            "a mirror image cannot be wider than the image it mirrors. "
+            "Use less padding or the 'replicate' mode."
+        )
+    if mode == "circular" and (max(top, bottom) > h or max(left, right) > w):
+        raise ParameterError(
+            f"Circular padding can be at most the image size ({h}×{w} pixels): "
+            "it wraps the image around once, not several times."
+        )
+    return F.pad(x, (left, right, top, bottom), mode=mode)
+
+
+@dataclass(frozen=True)
+class _ConvGeometry:
+    kernel_hw: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # (top, bottom, left, right)
+    out_hw: tuple[int, int]
+
+
+def _conv_geometry(
+    in_hw: tuple[int, int],
+    kernel_hw: tuple[int, int],
+    stride: IntOrPair,
+    padding: PaddingSpec,
+    dilation: IntOrPair,
+) -> _ConvGeometry:
+    s = as_pair(stride, "stride")
+    d = as_pair(dilation, "dilation")
+    out_hw = output_shape(in_hw, kernel_hw, s, padding, d)  # validates everything
+    pads = resolve_padding(padding, kernel_hw, d, s)
+    return _ConvGeometry(kernel_hw, s, d, pads, out_hw)
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+
+
+def conv2d(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingSpec = 0,
+    dilation: IntOrPair = 1,
+    bias: float = 0.0,
+    padding_mode: PaddingMode = "zeros",
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """One output map of a single filter sliding over an image.
+
+    image: (H, W) or (H, W, C), any real dtype.
+    kernel: (kh, kw, C), or (kh, kw), which is applied to every channel and
+        summed, exactly as a (kh, kw, C) kernel repeating it would be.
+    stride, dilation: int or (h, w). padding: int, (h, w),
+        (top, bottom, left, right), "valid" or "same" (stride 1 only).
+    padding_mode: "zeros", "reflect", "replicate" or "circular".
+    dtype: np.float64 (default, exact to the last digit a page shows) or
+        np.float32 (about 10-30x faster on a CPU; pages use it for whole-image
+        pictures, never for the numbers of a step-through).
+    Returns (H_out, W_out) of `dtype`: cross-correlation plus `bias`, computed by
+    torch.nn.functional.conv2d. Impossible settings raise ParameterError.
+    """
+    torch_dtype = _TORCH_DTYPES.get(np.dtype(dtype))
+    if torch_dtype is None:
+        raise ParameterError("conv2d computes in float64 or float32.")
+    img = _as_image(image)
+    k = _as_kernel(kernel, img.shape[2])
+    geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
+    x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp)
+    weight = torch.from_numpy(np.ascontiguousarray(k.transpose(2, 0, 1)))[None]  # (1, C, kh, kw)
+    b = torch.tensor([_as_bias(bias)], dtype=torch.float64)
+    x, weight, b = x.to(torch_dtype), weight.to(torch_dtype), b.to(torch_dtype)
+    out = F.conv2d(x, weight, b, stride=geo.stride, padding=0, dilation=geo.dilation)
+    return out[0, 0].numpy()
+
+
+_TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+
+
+def pool2d(
+    image: np.ndarray,
+    *,
+    kind: Literal["max", "avg"] = "max",
+    size: IntOrPair = 2,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+) -> np.ndarray:
+    """Max or average pooling of every channel, as torch's max_pool2d/avg_pool2d.
+
+    image: (H, W) or (H, W, C), any real dtype. `stride=None` means stride =
+    size; padding is at most half the window. Max pooling pads with -inf,
+    average pooling with 0 and divides by the full window (count_include_pad).
+    Returns float64 (H_out, W_out) for a 2-D image, (H_out, W_out, C) otherwise.
+    """
+    _check_kind(kind)
+    img = _as_image(image)
+    k = as_pair(size, "pooling window size")
+    s = k if stride is None else as_pair(stride, "stride")
+    p = as_pair(padding, "padding") if not isinstance(padding, str) else padding
+    pool_output_shape(img.shape[:2], k, s, p)  # validates, with sentences
+    x = _to_torch(img)
+    if kind == "max":
+        out = F.max_pool2d(x, k, s, p)
+    else:
+        out = F.avg_pool2d(x, k, s, p, ceil_mode=False, count_include_pad=True)
+    out = out[0].numpy().transpose(1, 2, 0)  # (H_out, W_out, C)
+    return out[:, :, 0] if np.ndim(image) == 2 else out
+
+
+def global_avg_pool(image: np.ndarray) -> np.ndarray:
+    """Mean of every channel over all pixels: (H, W, C) -> (C,), (H, W) -> (1,). float64."""
+    img = _as_image(image)
+    return F.adaptive_avg_pool2d(_to_torch(img), 1)[0, :, 0, 0].numpy()
+
+
+# ---------------------------------------------------------------------------
+# Step-through data
+
+
+def _readonly(*arrays: np.ndarray | None) -> None:
+    for a in arrays:
+        if a is not None:
+            a.setflags(write=False)
+
+
+def _windows(
+    out_hw: tuple[int, int],
+    region: Region | None,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    kernel_hw: tuple[int, int],
+) -> tuple[np.ndarray, ...]:
+    """Output positions of `region` and the padded coordinates their windows read.
+
+    Returns out_rows, out_cols, window_rows, window_cols (n,), tap_rows (n, kh),
+    tap_cols (n, kw), in row-major order over the region.
+    """
+    h_out, w_out = out_hw
+    if region is None:
+        region = (0, h_out, 0, w_out)
+    if not isinstance(region, (tuple, list)) or len(region) != 4:
+        raise ParameterError("A zoom box is (first row, end row, first column, end column).")
+    r0, r1, c0, c1 = (as_pair(v, "zoom box")[0] for v in region)
+    if not (0 <= r0 < r1 <= h_out and 0 <= c0 < c1 <= w_out):
+        raise ParameterError(
+            f"The zoom box rows {r0}–{r1} and columns {c0}–{c1} must lie inside the "
+            f"{h_out}×{w_out} output and contain at least one pixel."
+        )
+    n = (r1 - r0) * (c1 - c0)
+    if n > MAX_STEPS:
+        raise ParameterError(
+            f"Stepping through {n:,} output pixels is too many to show at once; "
+            f"choose a zoom box of at most {MAX_STEPS:,} pixels (for example 64×64)."
+        )
+    out_rows, out_cols = np.meshgrid(
+        np.arange(r0, r1, dtype=np.int64), np.arange(c0, c1, dtype=np.int64), indexing="ij"
+    )
+    out_rows, out_cols = out_rows.ravel(), out_cols.ravel()  # (n,)
+    window_rows = out_rows * stride[0]  # top-left corner, padded coordinates
+    window_cols = out_cols * stride[1]
+    tap_rows = window_rows[:, None] + dilation[0] * np.arange(kernel_hw[0])[None, :]  # (n, kh)
+    tap_cols = window_cols[:, None] + dilation[1] * np.arange(kernel_hw[1])[None, :]  # (n, kw)
+    return out_rows, out_cols, window_rows, window_cols, tap_rows, tap_cols
+
+
+def _from_padding(
+    tap_rows: np.ndarray, tap_cols: np.ndarray, pads: tuple[int, ...], in_hw: tuple[int, int]
+) -> np.ndarray:
+    """(n, kh, kw) bool: which taps read a padding pixel rather than the image."""
+    top, _, left, _ = pads
+    row_out = (tap_rows < top) | (tap_rows >= top + in_hw[0])  # (n, kh)
+    col_out = (tap_cols < left) | (tap_cols >= left + in_hw[1])  # (n, kw)
+    return row_out[:, :, None] | col_out[:, None, :]
+
+
+@dataclass(frozen=True, eq=False)
+class ConvSteps:
+    """Every window of a convolution over a region of the output, n of them.
+
+    Coordinates of windows and taps are in the padded input; subtract
+    pads[0] (rows) and pads[2] (columns) for image coordinates.
+    Invariant: sums[i] == output[out_rows[i], out_cols[i]].
+    """
+
+    padded: np.ndarray  # (Hp, Wp, C) float64: the input after padding
+    kernel: np.ndarray  # (kh, kw, C) float64: a 2-D kernel repeated per channel
+    bias: float
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # (top, bottom, left, right)
+    output: np.ndarray  # (H_out, W_out): the full result of conv2d (float64 unless asked)
+    out_rows: np.ndarray  # (n,) int: output row of each step
+    out_cols: np.ndarray  # (n,) int
+    window_rows: np.ndarray  # (n,) int: top-left corner of the window, padded coordinates
+    window_cols: np.ndarray  # (n,) int
+    tap_rows: np.ndarray  # (n, kh) int: padded row each kernel row reads (dilation included)
+    tap_cols: np.ndarray  # (n, kw) int
+    from_padding: np.ndarray  # (n, kh, kw) bool: tap reads padding, not the image
+    patches: np.ndarray  # (n, kh, kw, C) float64: the pixels under the kernel
+    products: np.ndarray  # (n, kh, kw, C) float64: patches * kernel
+    channel_sums: np.ndarray  # (n, C) float64: products summed per channel
+    sums: np.ndarray  # (n,) float64: channel_sums summed, plus bias
+
+
+def conv_steps(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingSpec = 0,
+    dilation: IntOrPair = 1,
+    bias: float = 0.0,
+    padding_mode: PaddingMode = "zeros",
+    region: Region | None = None,
+    output_dtype: type = np.float64,
+) -> ConvSteps:
+    """All the windows of `conv2d` over `region` of the output, computed at once.
+
+    Arguments are those of `conv2d`; `region` = (row0, row1, col0, col1),
+    half-open, in output coordinates (default: the whole output). More than
+    MAX_STEPS windows raise ParameterError suggesting a zoom box.
+    `output_dtype` is conv2d's `dtype` for the full `output` (np.float32 is much
+    faster on big images); the step values (patches, products, sums) are float64.
+    """
+    img = _as_image(image)
+    k = _as_kernel(kernel, img.shape[2])
+    bias = _as_bias(bias)
+    geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
+    out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(
+        geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
+    )
+    padded = _pad(img, geo.pads, padding_mode)[0].numpy().transpose(1, 2, 0).copy()  # (Hp, Wp, C)
+    output = conv2d(
+        img, k, stride=geo.stride, padding=geo.pads, dilation=geo.dilation,
+        bias=bias, padding_mode=padding_mode, dtype=output_dtype,
+    )
+    patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
+    products = patches * k[None]  # (n, kh, kw, C)
+    channel_sums = products.sum(axis=(1, 2))  # (n, C)
+    sums = channel_sums.sum(axis=1) + bias  # (n,)
+    steps = ConvSteps(
+        padded=padded, kernel=k.copy(), bias=bias, stride=geo.stride,
+        dilation=geo.dilation, pads=geo.pads, output=output,
+        out_rows=out_rows, out_cols=out_cols, window_rows=win_r, window_cols=win_c,
+        tap_rows=tap_r, tap_cols=tap_c,
+        from_padding=_from_padding(tap_r, tap_c, geo.pads, img.shape[:2]),
+        patches=patches, products=products, channel_sums=channel_sums, sums=sums,
+    )
+    _readonly(
+        steps.padded, steps.kernel, steps.output, out_rows, out_cols, win_r, win_c, tap_r,
+        tap_c, steps.from_padding, patches, products, channel_sums, sums,
+    )
+    return steps
+
+
+@dataclass(frozen=True, eq=False)
+class PoolSteps:
+    """Every window of a pooling over a region of the output, n of them.
+
+    Coordinates are in the padded input (see ConvSteps). The output always
+    has a channel axis here. Invariant: values[i] == output[out_rows[i], out_cols[i]].
+    """
+
+    kind: str  # "max" or "avg"
+    padded: np.ndarray  # (Hp, Wp, C) float64: -inf padding for max, 0 for avg
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]  # (top, bottom, left, right), symmetric
+    output: np.ndarray  # (H_out, W_out, C) float64: the full result of pool2d
+    out_rows: np.ndarray  # (n,) int
+    out_cols: np.ndarray  # (n,) int
+    window_rows: np.ndarray  # (n,) int: top-left corner, padded coordinates
+    window_cols: np.ndarray  # (n,) int
+    tap_rows: np.ndarray  # (n, kh) int
+    tap_cols: np.ndarray  # (n, kw) int
+    from_padding: np.ndarray  # (n, kh, kw) bool
+    patches: np.ndarray  # (n, kh, kw, C) float64
+    values: np.ndarray  # (n, C) float64: max or mean of each patch
+    winner: np.ndarray | None  # (n, C, 2) int: (row, col) of the max, padded coords; None for avg
+
+
+def pool_steps(
+    image: np.ndarray,
+    *,
+    kind: Literal["max", "avg"] = "max",
+    size: IntOrPair = 2,
+    stride: IntOrPair | None = None,
+    padding: IntOrPair = 0,
+    region: Region | None = None,
+) -> PoolSteps:
+    """All the windows of `pool2d` over `region` of the output, computed at once.
+
+    Arguments are those of `pool2d`; `region` as in `conv_steps`. For max
+    pooling the winner is the first maximum in row-major order, as in torch.
+    """
+    _check_kind(kind)
+    img = _as_image(image)
+    k = as_pair(size, "pooling window size")
+    s = k if stride is None else as_pair(stride, "stride")
+    p = as_pair(padding, "padding") if not isinstance(padding, str) else padding
+    out_hw = pool_output_shape(img.shape[:2], k, s, p)
+    pads = (p[0], p[0], p[1], p[1])
+    out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(out_hw, region, s, (1, 1), k)
+    fill = -np.inf if kind == "max" else 0.0
+    padded = _pad(img, pads, "zeros", value=fill)[0].numpy().transpose(1, 2, 0).copy()
+    output = pool2d(img, kind=kind, size=k, stride=s, padding=p)  # (H_out, W_out, C)
+    patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
+    n, c = patches.shape[0], patches.shape[3]
+    winner = None
+    if kind == "max":
+        flat = patches.reshape(n, k[0] * k[1], c)
+        best = flat.argmax(axis=1)  # (n, C): first maximum, row-major
+        values = np.take_along_axis(flat, best[:, None, :], axis=1)[:, 0, :]
+        winner = np.stack(
+            [win_r[:, None] + best // k[1], win_c[:, None] + best % k[1]], axis=-1
+        )  # (n, C, 2)
+    else:
+        values = patches.mean(axis=(1, 2))  # padding zeros count: count_include_pad
+    steps = PoolSteps(
+        kind=kind, padded=padded, size=k, stride=s, pads=pads, output=output,
+        out_rows=out_rows, out_cols=out_cols, window_rows=win_r, window_cols=win_c,
+        tap_rows=tap_r, tap_cols=tap_c,
+        from_padding=_from_padding(tap_r, tap_c, pads, img.shape[:2]),
+        patches=patches, values=values, winner=winner,
+    )
+    _readonly(
+        padded, output, out_rows, out_cols, win_r, win_c, tap_r, tap_c,
+        steps.from_padding, patches, values, winner,
+    )
+    return steps

@@ -1,0 +1,147 @@
+"""The Convolution page in AppTest: URL state, the numbers it shows, bad settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.kernels import PRESETS
+from ui import state
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/convolution.py"
+
+
+def _open(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _shown_output_size(at: AppTest) -> tuple[int, int]:
+    match = re.search(r"\*\*Output:\*\* (\d+) × (\d+)", _markdown(at))
+    assert match, _markdown(at)
+    return int(match[1]), int(match[2])
+
+
+def test_defaults_render_with_formula_and_cost():
+    at = _open()
+    assert at.title[0].value == "Convolution"
+    assert _shown_output_size(at) == (298, 449)  # the cat is 300×451, 3×3 valid
+    text = _markdown(at)
+    assert "⌊(300 + 2·0 − 1·(3−1) − 1) / 1⌋ + 1 = 298" in text
+    assert "64 × (3·3·3 + 1) = 1,792" in text  # parameters of 64 such filters on RGB
+    assert at.selectbox(key="conv.kernel").value == "sobel_x"
+    assert not at.error and not at.warning
+
+
+def test_url_sets_the_controls_and_the_output_size():
+    at = _open(kernel="sobel_x", stride="2", padding="1")
+    assert at.number_input(key="conv.stride_h").value == 2
+    assert at.selectbox(key="conv.pad_kind").value == "custom"
+    # floor((300 + 2 - 2 - 1) / 2) + 1 = 150 ; floor((451 + 2 - 2 - 1) / 2) + 1 = 226
+    assert _shown_output_size(at) == (150, 226)
+
+
+def test_classic_example_gives_the_textbook_numbers():
+    at = _open(sample="classic_5x5", kernel="x_shape")
+    assert at.toggle(key="conv.gray").value is True  # a gray image starts in grayscale mode
+    assert _shown_output_size(at) == (3, 3)
+    image = at.session_state[state.IMAGE].pixels
+    from ui.compute import as_values, conv_result
+    from cnnviz.ops import ConvParams
+
+    values = as_values(image, gray=True, scale="unit")
+    steps, output = conv_result(values, ConvParams(kernel=PRESETS["x_shape"].kernel), (0, 3, 0, 3),
+                                False)
+    np.testing.assert_allclose(output, [[4, 3, 4], [2, 4, 3], [2, 3, 4]])
+    np.testing.assert_allclose(steps.sums, [4, 3, 4, 2, 4, 3, 2, 3, 4])
+
+
+def test_step_through_sums_match_torch_on_the_page_image():
+    at = _open(kernel="laplacian", stride="2,1", dilation="2", padding="1,2,0,3", zoom="10,20",
+               bias="0.5")
+    image = at.session_state[state.IMAGE].pixels
+    from ui.compute import as_values, conv_result
+    from cnnviz.ops import ConvParams
+
+    values = as_values(image, gray=False, scale="unit")
+    kernel = PRESETS["laplacian"].kernel
+    params = ConvParams(kernel=kernel, stride=(2, 1), padding=(1, 2, 0, 3), dilation=(2, 2),
+                        bias=0.5)
+    steps, _ = conv_result(values, params, (10, 18, 20, 28), False)
+    x = F.pad(torch.from_numpy(values).permute(2, 0, 1)[None], (0, 3, 1, 2))
+    w = torch.from_numpy(np.repeat(kernel[:, :, None], 3, 2).astype(np.float64)).permute(2, 0, 1)
+    ref = F.conv2d(x, w[None], torch.tensor([0.5], dtype=torch.float64), stride=(2, 1),
+                   dilation=2)[0, 0].numpy()
+    np.testing.assert_allclose(steps.sums, ref[steps.out_rows, steps.out_cols], rtol=1e-12)
+
+
+def test_custom_kernel_with_one_slice_per_channel():
+    at = _open(kernel="custom", weights="1 0;0 1|0 0;0 0|0 0;0 0")
+    assert not at.error
+    assert _shown_output_size(at) == (299, 450)
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ({"stride": "0"}, "a stride of 0 would never move the kernel"),
+        ({"sample": "classic_5x5", "kernel": "custom", "weights": "1 1 1 1 1 1 1"},
+         "larger than the padded input"),
+        ({"padding": "same", "stride": "2"}, "same"),
+        ({"sample": "classic_5x5", "padding": "9", "pad_mode": "reflect"}, "Reflect padding must be smaller"),
+        ({"kernel": "custom", "weights": "1 0;0 1|1 0;0 1"}, "2 channel slices"),
+    ],
+)
+def test_impossible_settings_get_a_sentence_not_a_crash(query, message):
+    at = _open(**query)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and message in errors[0], errors
+    # the image and the sidebar stay
+    assert at.session_state[state.IMAGE] is not None
+    assert at.sidebar.selectbox(key=state.SAMPLE) is not None
+
+
+def test_bad_custom_text_typed_by_the_user_keeps_the_settings():
+    at = _open(kernel="custom", stride="2")
+    at.text_area(key="conv.weights").set_value("1 2 nope").run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+    assert at.number_input(key="conv.stride_h").value == 2  # the settings stay
+    at.text_area(key="conv.weights").set_value("1 2\n3 4").run()
+    assert not at.error
+
+
+@pytest.mark.parametrize("query", [
+    {"kernel": "<script>alert(1)</script>"}, {"stride": "-3"}, {"padding": "../../x"},
+    {"dilation": "1e9"}, {"bias": "nan"}, {"step": "abc"}, {"zoom_size": "7"},
+])
+def test_hostile_query_values_fall_back_with_a_notice(query):
+    at = _open(**query)
+    warnings = [w.value for w in at.warning]
+    assert warnings and "defaults are shown" in warnings[0]
+    assert "<script>" not in warnings[0]
+    assert not at.error
+
+
+def test_controls_go_into_the_url():
+    at = _open()
+    at.number_input(key="conv.stride_w").set_value(3).run()
+    at.selectbox(key="conv.kernel").set_value("box_blur").run()
+    assert at.query_params["stride"] in (["1,3"], "1,3")
+    assert at.query_params["kernel"] in (["box_blur"], "box_blur")
