@@ -1,19 +1,25 @@
 """Convolution page at 512×512×3: server-side time of one rerun, and the payload sent.
 
-Prints, for a 3×3 and an 11×11 kernel:
-- compute: everything the page computes for new settings (conv with torch, the zoomed
-  step-through data, the input/output pictures, the animated step figure), cache cold;
-- rerun: a whole rerun of the real page in Streamlit's AppTest after a setting changed
-  (includes Streamlit's own work), median of several;
-- payload: bytes of the Plotly figures the page sends to the browser.
+The real app runs under ``streamlit run`` with CNNVIZ_TIMING=1, so ``app.py`` prints
+how long each rerun took on the server. Chromium opens the Convolution page on the
+astronaut (512×512×3) with a 3×3 and an 11×11 kernel and presses the bias "+" button
+several times: every press is a rerun with new settings (nothing cached for it).
+It also prints the bytes of the Plotly figures the page sends to the browser.
+
 Targets (issue 3): rerun under 50 ms; payload under 2 MB.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,63 +32,94 @@ from cnnviz import plots  # noqa: E402
 from cnnviz.ops import ConvParams, conv_steps  # noqa: E402
 from cnnviz.samples import load_sample  # noqa: E402
 
-torch.set_num_threads(1)
-IMAGE = load_sample("astronaut")  # 512×512×3
-REPEATS = 7
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"]
+PRESSES = 8
 
 
-def compute_once(kernel_size: int, shift: int) -> tuple[float, int]:
-    values = IMAGE.astype(np.float64) / 255.0
-    kernel = np.ones((kernel_size, kernel_size)) / kernel_size**2 + shift * 1e-3
-    params = ConvParams(kernel=kernel, padding="same")
-    t0 = time.perf_counter()
+def payload(kernel_size: int) -> int:
+    """Bytes of the three figures of the page: input, output and step-through."""
+    torch.set_num_threads(1)
+    image = load_sample("astronaut")
+    values = image.astype(np.float64) / 255.0
+    params = ConvParams(kernel=np.ones((kernel_size, kernel_size)), padding="same")
     steps = conv_steps(values, params.kernel_array, **params.options(),
                        region=(252, 260, 252, 260), output_dtype=np.float32)
-    figs = [plots.picture(IMAGE, box=(250, 262, 250, 262)),
+    figs = [plots.picture(image, box=(250, 262, 250, 262)),
             plots.picture(steps.output, box=(252, 260, 252, 260)),
             plots.conv_step_figure(steps)]
-    payload = sum(plots.payload_bytes(f) for f in figs)
-    return (time.perf_counter() - t0) * 1000, payload
+    return sum(plots.payload_bytes(f) for f in figs)
 
 
-def apptest_reruns(kernel_size: int) -> list[float]:
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import AppTest
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    original = PagesManager.__init__
 
-    def init(self, *a, **k):  # as tests/conftest.py: rerun app.py like a server does
-        original(self, *a, **k)
-        PagesManager.uses_pages_directory = False
+def server_reruns() -> dict[int, list[float]]:
+    from playwright.sync_api import sync_playwright
 
-    PagesManager.__init__ = init
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["sample"] = "astronaut"
-    at.query_params["kernel"] = "custom"
-    at.query_params["weights"] = ";".join([" ".join(["1"] * kernel_size)] * kernel_size)
-    at.query_params["padding"] = "same"
-    at.run()
-    at.switch_page("pages/convolution.py").run()
-    times = []
-    for i in range(REPEATS):
-        at.number_input(key="conv.bias").set_value(0.5 * (i + 1))  # new settings: cache miss
-        t0 = time.perf_counter()
-        at.run()
-        times.append((time.perf_counter() - t0) * 1000)
-        assert not at.exception, at.exception
-    return times
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
+         str(port), "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CNNVIZ_TIMING": "1", **({"CNNVIZ_PROFILE_DIR": os.environ["BENCH_PROFILE_DIR"]} if "BENCH_PROFILE_DIR" in os.environ else {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    results: dict[int, list[float]] = {}
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+            for k in (3, 11):
+                weights = ";".join([" ".join(["1"] * k)] * k)
+                page.goto(f"{url}/convolution?sample=astronaut&kernel=custom&weights={weights}"
+                          "&padding=same")
+                page.get_by_text("Step through, window by window").wait_for(timeout=120_000)
+                page.wait_for_selector(idle)
+                page.wait_for_timeout(1000)
+                bias = page.get_by_test_id("stNumberInput").filter(has_text="Bias")
+                times = []
+                for _ in range(PRESSES):
+                    log.flush()
+                    before = len(_reruns(log.name))
+                    bias.get_by_test_id("stNumberInputStepUp").click()
+                    deadline = time.monotonic() + 60
+                    while len(_reruns(log.name)) == before and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    page.wait_for_selector(idle)
+                    page.wait_for_timeout(300)
+                    times.append(_reruns(log.name)[-1])
+                results[k] = times
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return results
+
+
+def _reruns(path: str) -> list[float]:
+    return [float(m) for m in re.findall(r"CNNVIZ_RERUN ms=([\d.]+)", Path(path).read_text())]
 
 
 def main() -> None:
-    print(f"torch threads: {torch.get_num_threads()}; image 512×512×3; zoom box 8×8 (64 steps)")
-    print(f"{'kernel':>8} {'compute ms':>11} {'rerun ms (AppTest)':>19} {'payload MB':>11}")
-    for k in (3, 11):
-        compute_once(k, 0)  # warm-up
-        runs = [compute_once(k, i + 1) for i in range(REPEATS)]
-        compute = statistics.median(r[0] for r in runs)
-        payload = runs[-1][1]
-        rerun = statistics.median(apptest_reruns(k))
-        print(f"{k}×{k:<6} {compute:>11.0f} {rerun:>19.0f} {payload / 1e6:>11.2f}")
+    reruns = server_reruns()
+    print("Convolution page, 512×512×3 (astronaut), zoom box 8×8 = 64 steps, torch 1 thread")
+    print(f"{'kernel':>8} {'rerun ms (median)':>18} {'min':>6} {'max':>6} {'payload MB':>11}")
+    for k, times in reruns.items():
+        print(f"{f'{k}×{k}':>8} {statistics.median(times):>18.0f} {min(times):>6.0f} "
+              f"{max(times):>6.0f} {payload(k) / 1e6:>11.2f}")
+    print("each rerun: new settings (bias + 0.01), measured on the server by app.py")
     print("targets: rerun < 50 ms, payload < 2 MB")
 
 

@@ -9,12 +9,12 @@ Step-throughs are Plotly animations whose frames play in the browser.
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from cnnviz.ops import ConvSteps, PoolSteps
 
@@ -44,21 +44,25 @@ def value_range(values: np.ndarray) -> tuple[float, float, bool]:
     return lo, hi, False
 
 
+@lru_cache(maxsize=8)
+def _lut(colorscale: str) -> np.ndarray:
+    """uint8 (256, 3): Plotly's colour scale sampled at 256 points, so that a picture's
+    colours are exactly those of its colour bar."""
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    samples = sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, 256).tolist(),
+                                colortype="tuple")
+    return np.round(np.array(samples) * (255 if max(map(max, samples)) <= 1 else 1)).astype(
+        np.uint8)
+
+
 def colorize(values: np.ndarray, zmin: float, zmax: float, diverging: bool) -> np.ndarray:
-    """float (H, W) -> uint8 (H, W, 3) RGB, with the colour scale `colorscale_name` names."""
+    """float (H, W) -> uint8 (H, W, 3) RGB in the colour scale `colorscale_name` names."""
     span = zmax - zmin if zmax > zmin else 1.0
-    scaled = np.clip((np.nan_to_num(values, nan=zmin) - zmin) / span, 0.0, 1.0)
-    u8 = np.round(scaled * 255).astype(np.uint8)
-    colormap = cv2.COLORMAP_TWILIGHT_SHIFTED if diverging else cv2.COLORMAP_VIRIDIS
-    if diverging:
-        # blue (negative) - white (0) - red (positive), as RdBu_r
-        t = scaled[..., None]
-        blue, white, red = np.array([33, 102, 172.0]), np.array([247, 247, 247.0]), np.array(
-            [178, 24, 43.0])
-        rgb = np.where(t < 0.5, blue + (white - blue) * (t / 0.5),
-                       white + (red - white) * ((t - 0.5) / 0.5))
-        return np.round(rgb).astype(np.uint8)
-    return cv2.cvtColor(cv2.applyColorMap(u8, colormap), cv2.COLOR_BGR2RGB)
+    scaled = (np.nan_to_num(values, nan=zmin).astype(np.float32) - np.float32(zmin)) * np.float32(
+        255.0 / span)
+    index = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    return _lut(colorscale_name(diverging))[index]
 
 
 def colorscale_name(diverging: bool) -> str:
@@ -92,6 +96,104 @@ def _box_path(box: Box) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
+# --- figures as plain dicts ---------------------------------------------------------------
+
+
+class RawFigure(go.Figure):
+    """A figure given as a plain dict, sent to the browser as it is.
+
+    Plotly's object model validates every property as it is set: for a step-through
+    with 64 frames that is most of a second, which a page rerun cannot afford. The
+    figures here are written as dicts in Plotly's JSON schema instead; tests render
+    them in Chromium. ``st.plotly_chart`` and ``to_json`` read ``to_dict()``.
+    """
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    def to_plotly_json(self) -> dict:
+        return self._spec
+
+    @property
+    def spec(self) -> dict:
+        return self._spec
+
+    def __reduce__(self):
+        return (RawFigure, (self._spec,))
+
+
+def _axis_name(kind: str, k: int) -> str:
+    """Layout key of subplot k's axis: "xaxis", "xaxis2", ..."""
+    return f"{kind}axis" if k == 1 else f"{kind}axis{k}"
+
+
+def _axis_ref(kind: str, k: int) -> str:
+    """Trace reference of subplot k's axis: "x", "x2", ..."""
+    return kind if k == 1 else f"{kind}{k}"
+
+
+def _grid(col_widths: Sequence[float], rows: int, spanning: set[int], titles: dict,
+          h_space: float = 0.04, v_space: float = 0.08) -> tuple[dict, dict, list[dict]]:
+    """A subplot grid without make_subplots.
+
+    Columns in `spanning` (0-based) cover every row. Returns (layout axes, cell ->
+    subplot number, title annotations); `titles` maps (row, col) to a title.
+    """
+    total = sum(col_widths)
+    usable = 1 - h_space * (len(col_widths) - 1)
+    x_domains, x = [], 0.0
+    for w in col_widths:
+        width = usable * w / total
+        x_domains.append((x, x + width))
+        x += width + h_space
+    row_h = (1 - v_space * (rows - 1)) / rows
+    y_domains = [(1 - r * (row_h + v_space) - row_h, 1 - r * (row_h + v_space))
+                 for r in range(rows)]
+    axes: dict = {}
+    cells: dict = {}
+    annotations: list[dict] = []
+    k = 0
+    for r in range(rows):
+        for c in range(len(col_widths)):
+            if c in spanning and r > 0:
+                continue
+            k += 1
+            cells[(r, c)] = k
+            y0, y1 = (y_domains[-1][0], y_domains[0][1]) if c in spanning else y_domains[r]
+            x0, x1 = x_domains[c]
+            axes[_axis_name("x", k)] = dict(domain=[x0, x1], anchor=_axis_ref("y", k),
+                                            showgrid=False, zeroline=False, side="top")
+            axes[_axis_name("y", k)] = dict(domain=[y0, y1], anchor=_axis_ref("x", k),
+                                            showgrid=False, zeroline=False,
+                                            autorange="reversed")
+            if (r, c) in titles:
+                annotations.append(dict(text=titles[(r, c)], x=(x0 + x1) / 2, y=y1,
+                                        xref="paper", yref="paper", xanchor="center",
+                                        yanchor="bottom", showarrow=False,
+                                        font=dict(size=15), yshift=18))
+    return axes, cells, annotations
+
+
+def _on(k: int) -> dict:
+    return {"xaxis": _axis_ref("x", k), "yaxis": _axis_ref("y", k)}
+
+
+def _square(axes: dict, k: int, rows: tuple[int, int], cols: tuple[int, int]) -> None:
+    """Fix subplot k's view to rows [r0, r1) x cols [c0, c1), with square cells."""
+    axes[_axis_name("x", k)].update(range=[cols[0] - 0.5, cols[1] - 0.5], constrain="domain")
+    axes[_axis_name("y", k)].update(range=[rows[1] - 0.5, rows[0] - 0.5], autorange=False,
+                                    scaleanchor=_axis_ref("x", k), constrain="domain")
+
+
+def _hide_ticks(axes: dict, k: int) -> None:
+    axes[_axis_name("x", k)]["showticklabels"] = False
+    axes[_axis_name("y", k)]["showticklabels"] = False
+
+
 # --- still pictures ----------------------------------------------------------------------
 
 
@@ -102,14 +204,14 @@ def picture(
     box: Box | None = None,
     colorbar_title: str = "",
     height: int = 420,
-) -> go.Figure:
-    """An image or a map as one PNG, with an optional highlighted box.
+) -> RawFigure:
+    """An image or a map as one PNG/JPEG, with an optional highlighted box.
 
     image: uint8 (H, W, 3) is shown as it is; a float (H, W) map is coloured with
     Viridis, or RdBu around 0 when it has both signs, and gets a colour bar.
     box: (row0, row1, col0, col1) half-open, in pixels.
     """
-    fig = go.Figure()
+    data: list[dict] = []
     if image.ndim == 3:
         rgb = image.astype(np.uint8)
         h, w = rgb.shape[:2]
@@ -119,59 +221,38 @@ def picture(
         zmin, zmax, diverging = value_range(values)
         rgb = colorize(values, zmin, zmax, diverging)
         # An invisible marker carries the colour bar of the picture.
-        fig.add_trace(go.Scatter(
-            x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        data.append(dict(
+            type="scatter", x=[None], y=[None], mode="markers", showlegend=False,
+            hoverinfo="skip",
             marker=dict(colorscale=colorscale_name(diverging), cmin=zmin, cmax=zmax,
                         color=[zmin], showscale=True,
-                        colorbar=dict(title=colorbar_title, thickness=14)),
+                        colorbar=dict(title=dict(text=colorbar_title), thickness=14)),
         ))
-    fig.add_trace(go.Image(source=_png_uri(rgb), x0=0, y0=0, dx=1, dy=1, hoverinfo="x+y",
-                           name=title or "image"))
+    data.append(dict(type="image", source=_png_uri(rgb), x0=0, y0=0, dx=1, dy=1,
+                     hoverinfo="x+y", name=title or "image"))
     if box is not None:
         xs, ys = _box_path(box)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=HIGHLIGHT, width=3),
-                                 hoverinfo="skip", showlegend=False))
-    fig.update_xaxes(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
-                     constrain="domain")
-    fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines",
+                         line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip",
+                         showlegend=False))
+    layout = dict(
+        title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain"),
+        yaxis=dict(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
+                   constrain="domain"),
+    )
+    return RawFigure(dict(data=data, layout=layout))
 
 
 def payload_bytes(fig: go.Figure | dict) -> int:
     """Size in bytes of the JSON that Streamlit sends to the browser for `fig`."""
-    if isinstance(fig, dict):
-        return len(go.Figure(fig).to_json().encode())
-    return len(fig.to_json().encode())
+    import plotly.io as pio
+
+    spec = fig if isinstance(fig, dict) else fig.to_dict()
+    return len(pio.to_json(spec, validate=False).encode())
 
 
 # --- step-throughs -----------------------------------------------------------------------
-
-
-class AnimatedFigure(go.Figure):
-    """A figure whose animation frames are plain dicts.
-
-    Plotly validates every property of every ``go.Frame``: for a step-through of 64
-    frames that is most of a second, which a page rerun cannot afford. The still
-    part of the figure is a validated ``go.Figure``; the frames only repeat trace
-    types and properties used there, and travel as they are.
-    """
-
-    def __init__(self, base: go.Figure, frames: list[dict]):
-        super().__init__(base)
-        self._raw_frames = frames
-
-    def to_dict(self) -> dict:
-        spec = super().to_dict()
-        spec["frames"] = self._raw_frames
-        return spec
-
-    def to_plotly_json(self) -> dict:
-        return self.to_dict()
-
-    @property
-    def frame_dicts(self) -> list[dict]:
-        return self._raw_frames
 
 
 def _fmt(v: float) -> str:
@@ -209,14 +290,101 @@ def _step_slider(n: int, start: int, frame_ms: int, labels: Sequence[str]) -> tu
     return [slider], [menu]
 
 
-def _grid_heatmap(z: np.ndarray, *, colorscale: str, zmin: float, zmax: float,
-                  show_text: bool, name: str, x0: int = 0, y0: int = 0) -> go.Heatmap:
-    return go.Heatmap(
-        z=z, x0=x0, y0=y0, dx=1, dy=1, colorscale=colorscale, zmin=zmin, zmax=zmax,
-        showscale=False, xgap=1, ygap=1, name=name,
-        texttemplate="%{z:.3g}" if show_text else None, textfont=dict(size=11),
+def _decimals(z: np.ndarray, digits: int = 5) -> int:
+    """Decimals that keep `digits` significant digits of the largest value of `z`."""
+    finite = np.isfinite(z)
+    biggest = float(np.abs(z[finite]).max()) if finite.any() else 0.0
+    decimals = digits - 1 - int(np.floor(np.log10(biggest))) if biggest > 0 else digits
+    return max(decimals, 0)
+
+
+def _compact(z: np.ndarray, decimals: int | None = None) -> list:
+    """`z` rounded to 5 significant digits (of its largest value), NaN -> None.
+
+    The browser shows at most 5 significant digits; sending 17 would triple the payload.
+    Pass `decimals` (from `_decimals` of a whole stack) to round many frames alike.
+    """
+    rounded = np.round(z, _decimals(z) if decimals is None else decimals)
+    if np.isfinite(rounded).all():
+        return rounded.tolist()
+    return np.where(np.isfinite(rounded), rounded, None).tolist()
+
+
+def _heatmap(z: np.ndarray, k: int, *, colorscale: str, zmin: float, zmax: float,
+             show_text: bool, name: str, x0: int = 0, y0: int = 0) -> dict:
+    trace = dict(
+        type="heatmap", z=_compact(z), x0=x0, y0=y0, dx=1, dy=1, colorscale=colorscale,
+        zmin=zmin, zmax=zmax, showscale=False, xgap=1, ygap=1, name=name,
         hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.5g}}<extra></extra>",
+        **_on(k),
     )
+    if show_text:
+        trace.update(texttemplate="%{z:.3g}", textfont=dict(size=11))
+    return trace
+
+
+def _outline(k: int, xs: list, ys: list, name: str, dash: str | None = None,
+             color: str = HIGHLIGHT, width: int = 3) -> dict:
+    line = dict(color=color, width=width)
+    if dash:
+        line["dash"] = dash
+    return dict(type="scatter", x=xs, y=ys, mode="lines", line=line, hoverinfo="skip",
+                showlegend=False, name=name, **_on(k))
+
+
+def _taps_outline(tap_rows: np.ndarray, tap_cols: np.ndarray) -> tuple[list, list]:
+    """Outline of the cells a window reads: one rectangle when they touch, else one small
+    square per tap, so the gaps of a dilated kernel show."""
+    r = np.asarray(tap_rows, dtype=float)
+    c = np.asarray(tap_cols, dtype=float)
+    contiguous = np.all(np.diff(r) == 1) and np.all(np.diff(c) == 1)
+    if contiguous:
+        return _box_path((int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1))
+    rr, cc = np.meshgrid(r, c, indexing="ij")
+    rr, cc = rr.ravel()[:, None], cc.ravel()[:, None]
+    # Each square: 5 corners then a gap (NaN -> None breaks the line).
+    xs = np.hstack([cc - 0.5, cc + 0.5, cc + 0.5, cc - 0.5, cc - 0.5, np.full_like(cc, np.nan)])
+    ys = np.hstack([rr - 0.5, rr - 0.5, rr + 0.5, rr + 0.5, rr - 0.5, np.full_like(rr, np.nan)])
+    return _with_gaps(xs.ravel()), _with_gaps(ys.ravel())
+
+
+def _with_gaps(values: np.ndarray) -> list:
+    return [None if v != v else v for v in values.tolist()]
+
+
+def _cell_outline(r: int, c: int) -> tuple[list, list]:
+    return _box_path((r, r + 1, c, c + 1))
+
+
+def _filled_so_far(i: int, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
+                   values: np.ndarray) -> np.ndarray:
+    z = np.full(shape, np.nan)
+    z[rows[: i + 1], cols[: i + 1]] = values[: i + 1]
+    return z
+
+
+def _caption(text: str) -> dict:
+    return dict(name="caption", text=text, x=0.5, y=-0.02, xref="paper", yref="paper",
+                xanchor="center", yanchor="top", showarrow=False, font=dict(size=16))
+
+
+def _animated(data: list[dict], layout: dict, titles: list[dict], frames_data: list[list[dict]],
+              traces: list[int], captions: list[str], labels: list[str], start: int,
+              frame_ms: int) -> RawFigure:
+    """Assemble an animation whose frame i replaces `traces` with frames_data[i]."""
+    frames = [
+        {"name": str(i), "data": frames_data[i], "traces": traces,
+         "layout": {"annotations": [*titles, _caption(captions[i])]}}
+        for i in range(len(frames_data))
+    ]
+    # The still figure shows step `start`: its traces take that frame's values.
+    data = [dict(d) for d in data]
+    for index, update in zip(traces, frames_data[start], strict=True):
+        data[index] = {**data[index], **update}
+    sliders, menus = _step_slider(len(frames), start, frame_ms, labels)
+    layout = {**layout, "annotations": [*titles, _caption(captions[start])],
+              "sliders": sliders, "updatemenus": menus, "showlegend": False}
+    return RawFigure(dict(data=data, layout=layout, frames=frames))
 
 
 def conv_step_figure(
@@ -226,11 +394,11 @@ def conv_step_figure(
     frame_ms: int = 600,
     channel_names: Sequence[str] | None = None,
     height: int | None = None,
-) -> go.Figure:
+) -> RawFigure:
     """The animated step-through of a convolution over the region in `steps`.
 
-    Columns: the padded input around the region (window highlighted; padding
-    tinted), then per channel the patch, the kernel slice and the element-wise
+    Columns: the padded input around the region (window highlighted; the image edge
+    dotted), then per channel the patch, the kernel slice and the element-wise
     products, then the output region filling in cell by cell. A caption gives the
     sum. Frame i shows step i; the figure opens on step `start`.
     """
@@ -244,193 +412,110 @@ def conv_step_figure(
     kh, kw = steps.kernel.shape[:2]
     show_cell_text = kh * kw <= 49
 
-    # The part of the padded input that the region's windows touch.
+    # The part of the padded input that the region's windows touch, and the output region.
     r0, r1 = int(steps.tap_rows.min()), int(steps.tap_rows.max()) + 1
     c0, c1 = int(steps.tap_cols.min()), int(steps.tap_cols.max()) + 1
     crop = steps.padded[r0:r1, c0:c1]  # (h, w, C)
-    # Output region bounds.
     or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
     oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
 
-    specs = [[{"rowspan": channels}, {}, {}, {}, {"rowspan": channels}]]
-    specs += [[None, {}, {}, {}, None] for _ in range(channels - 1)]
-    titles = ["Padded input"]
+    titles = {(0, 0): "Padded input", (0, 4): "Output"}
     for c in range(channels):
         suffix = f" ({names[c]})" if channels > 1 else ""
-        titles += [f"Patch{suffix}", f"Kernel{suffix}", f"Patch × kernel{suffix}"]
-        if c == 0:
-            titles.append("Output")
-    fig = make_subplots(rows=channels, cols=5, specs=specs, subplot_titles=titles,
-                        column_widths=[0.3, 0.15, 0.15, 0.15, 0.25],
-                        horizontal_spacing=0.04, vertical_spacing=0.08)
+        titles[(c, 1)] = f"Patch{suffix}"
+        titles[(c, 2)] = f"Kernel{suffix}"
+        titles[(c, 3)] = f"Patch × kernel{suffix}"
+    axes, cells, title_notes = _grid([0.3, 0.15, 0.15, 0.15, 0.25], channels, {0, 4}, titles)
+    k_in, k_out = cells[(0, 0)], cells[(0, 4)]
+    data: list[dict] = []
 
-    # 1. padded input (static) + the moving window outline (trace index recorded).
+    # 1. padded input (still), the image edge, and the moving window.
     lo, hi, _ = value_range(steps.padded)
     if channels == 3:
         scale = 255.0 / hi if hi > 0 else 1.0
         rgb = np.clip(crop * scale, 0, 255).astype(np.uint8)
-        fig.add_trace(go.Image(z=rgb, x0=c0, y0=r0, dx=1, dy=1, name="padded input",
-                               hovertemplate="row %{y}, col %{x}<extra></extra>"), row=1, col=1)
+        data.append(dict(type="image", source=_png_uri(rgb), x0=c0, y0=r0, dx=1, dy=1,
+                         name="padded input", hovertemplate="row %{y}, col %{x}<extra></extra>",
+                         **_on(k_in)))
     else:
-        fig.add_trace(_grid_heatmap(crop[:, :, 0], colorscale="gray", zmin=lo, zmax=hi,
-                                    show_text=crop.shape[0] * crop.shape[1] <= MAX_TEXT_CELLS,
-                                    name="padded input", x0=c0, y0=r0), row=1, col=1)
-    pad_t, _, pad_l, _ = steps.pads
-    in_h = steps.padded.shape[0] - steps.pads[0] - steps.pads[1]
-    in_w = steps.padded.shape[1] - steps.pads[2] - steps.pads[3]
-    # Tint the padding: everything outside the real image inside the crop.
-    image_box = (pad_t, pad_t + in_h, pad_l, pad_l + in_w)
-    xs, ys = _box_path(image_box)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#4a4a4a", width=1,
-                                                                  dash="dot"),
-                             hoverinfo="skip", showlegend=False, name="image edge"),
-                  row=1, col=1)
+        data.append(_heatmap(crop[:, :, 0], k_in, colorscale="gray", zmin=lo, zmax=hi,
+                             show_text=crop.shape[0] * crop.shape[1] <= MAX_TEXT_CELLS,
+                             name="padded input", x0=c0, y0=r0))
+    top, bottom, left, right = steps.pads
+    in_h = steps.padded.shape[0] - top - bottom
+    in_w = steps.padded.shape[1] - left - right
+    data.append(_outline(k_in, *_box_path((top, top + in_h, left, left + in_w)), "image edge",
+                         dash="dot", color="#4a4a4a", width=1))
+    window_trace = len(data)
+    data.append(_outline(k_in, [], [], "window"))
 
-    def window_outline(i: int) -> tuple[list[float], list[float]]:
-        # One small square per tap, so dilation gaps are visible.
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for r in steps.tap_rows[i]:
-            for c in steps.tap_cols[i]:
-                bx, by = _box_path((int(r), int(r) + 1, int(c), int(c) + 1))
-                xs += [*bx, None]
-                ys += [*by, None]
-        return xs, ys
-
-    wx, wy = window_outline(start)
-    window_trace = len(fig.data)
-    fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color=HIGHLIGHT, width=3),
-                             hoverinfo="skip", showlegend=False, name="window"), row=1, col=1)
-
-    # 2. per channel: patch, kernel (static), products.
+    # 2. per channel: patch and products (moving), kernel (still).
     patch_lo, patch_hi, _ = value_range(steps.patches)
     prod_lo, prod_hi, prod_div = value_range(steps.products)
     k_lo, k_hi, k_div = value_range(steps.kernel)
     patch_traces, product_traces = [], []
     for c in range(channels):
-        cs = CHANNEL_SCALES.get(names[c], "gray") if channels == 3 else "gray"
-        patch_traces.append(len(fig.data))
-        fig.add_trace(_grid_heatmap(steps.patches[start, :, :, c], colorscale=cs,
-                                    zmin=patch_lo, zmax=patch_hi, show_text=show_cell_text,
-                                    name=f"patch {names[c]}"), row=c + 1, col=2)
-        fig.add_trace(_grid_heatmap(steps.kernel[:, :, c], colorscale=colorscale_name(k_div),
-                                    zmin=k_lo, zmax=k_hi, show_text=show_cell_text,
-                                    name=f"kernel {names[c]}"), row=c + 1, col=3)
-        product_traces.append(len(fig.data))
-        fig.add_trace(_grid_heatmap(steps.products[start, :, :, c],
-                                    colorscale=colorscale_name(prod_div), zmin=prod_lo,
-                                    zmax=prod_hi, show_text=show_cell_text,
-                                    name=f"products {names[c]}"), row=c + 1, col=4)
+        scale_c = CHANNEL_SCALES.get(names[c], "gray") if channels == 3 else "gray"
+        patch_traces.append(len(data))
+        data.append(_heatmap(steps.patches[start, :, :, c], cells[(c, 1)], colorscale=scale_c,
+                             zmin=patch_lo, zmax=patch_hi, show_text=show_cell_text,
+                             name=f"patch {names[c]}"))
+        data.append(_heatmap(steps.kernel[:, :, c], cells[(c, 2)],
+                             colorscale=colorscale_name(k_div), zmin=k_lo, zmax=k_hi,
+                             show_text=show_cell_text, name=f"kernel {names[c]}"))
+        product_traces.append(len(data))
+        data.append(_heatmap(steps.products[start, :, :, c], cells[(c, 3)],
+                             colorscale=colorscale_name(prod_div), zmin=prod_lo, zmax=prod_hi,
+                             show_text=show_cell_text, name=f"products {names[c]}"))
+        for col in (1, 2, 3):
+            _hide_ticks(axes, cells[(c, col)])
 
-    # 3. output region, filling in.
+    # 3. the output region, filling in, and the current cell.
     out_lo, out_hi, out_div = value_range(steps.sums)
-    region_shape = (or1 - or0, oc1 - oc0)
-
-    def output_so_far(i: int) -> np.ndarray:
-        z = np.full(region_shape, np.nan)
-        z[steps.out_rows[: i + 1] - or0, steps.out_cols[: i + 1] - oc0] = steps.sums[: i + 1]
-        return z
-
-    output_trace = len(fig.data)
-    fig.add_trace(_grid_heatmap(output_so_far(start), colorscale=colorscale_name(out_div),
-                                zmin=out_lo, zmax=out_hi,
-                                show_text=region_shape[0] * region_shape[1] <= MAX_TEXT_CELLS
-                                and show_cell_text, name="output", x0=oc0, y0=or0),
-                  row=1, col=5)
-
-    def cell_outline(i: int) -> tuple[list[float], list[float]]:
-        r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
-        return _box_path((r, r + 1, c, c + 1))
-
-    cx, cy = cell_outline(start)
-    cell_trace = len(fig.data)
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color=HIGHLIGHT, width=3),
-                             hoverinfo="skip", showlegend=False, name="current cell"),
-                  row=1, col=5)
+    shape = (or1 - or0, oc1 - oc0)
+    rows, cols = steps.out_rows - or0, steps.out_cols - oc0
+    output_trace = len(data)
+    data.append(_heatmap(np.full(shape, np.nan), k_out, colorscale=colorscale_name(out_div),
+                         zmin=out_lo, zmax=out_hi,
+                         show_text=shape[0] * shape[1] <= MAX_TEXT_CELLS and show_cell_text,
+                         name="output", x0=oc0, y0=or0))
+    cell_trace = len(data)
+    data.append(_outline(k_out, [], [], "current cell"))
+    _square(axes, k_in, (r0, r1), (c0, c1))
+    _square(axes, k_out, (or0, or1), (oc0, oc1))
 
     def caption(i: int) -> str:
         r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
         parts = _sum_text(list(steps.channel_sums[i]) + ([steps.bias] if steps.bias else []))
         bias = " + bias" if steps.bias else ""
+        total = f"<b>{_fmt(steps.sums[i])}</b>"
         if channels > 1:
             named = " + ".join(f"Σ{names[ch]}" for ch in range(channels))
-            return (f"<b>out[{r}, {c}]</b> = {named}{bias} = "
-                    f"{parts} = <b>{_fmt(steps.sums[i])}</b>")
-        return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {parts} = " \
-               f"<b>{_fmt(steps.sums[i])}</b>"
+            return f"<b>out[{r}, {c}]</b> = {named}{bias} = {parts} = {total}"
+        return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {parts} = {total}"
 
-    # Axes: pixel rows go down; every grid is square.
-    for row in range(1, channels + 1):
-        for col in range(1, 6):
-            if (col in (1, 5)) and row > 1:
-                continue
-            fig.update_yaxes(autorange="reversed", scaleanchor=None, row=row, col=col,
-                             showgrid=False, zeroline=False)
-            fig.update_xaxes(showgrid=False, zeroline=False, row=row, col=col, side="top")
-    fig.update_xaxes(range=[c0 - 0.5, c1 - 0.5], row=1, col=1)
-    fig.update_yaxes(range=[r1 - 0.5, r0 - 0.5], autorange=False, row=1, col=1)
-    # Square cells in the input and output grids.
-    for col in (1, 5):
-        x_name = fig.get_subplot(1, col).yaxis.anchor
-        fig.update_yaxes(scaleanchor=x_name, constrain="domain", row=1, col=col)
-        fig.update_xaxes(constrain="domain", row=1, col=col)
-    fig.update_xaxes(range=[oc0 - 0.5, oc1 - 0.5], row=1, col=5)
-    fig.update_yaxes(range=[or1 - 0.5, or0 - 0.5], autorange=False, row=1, col=5)
-    for col in (2, 3, 4):
-        for row in range(1, channels + 1):
-            fig.update_xaxes(showticklabels=False, row=row, col=col)
-            fig.update_yaxes(showticklabels=False, row=row, col=col)
-
-    titles = _titles(fig)
-    frames = []
-    labels = []
-    traces = [window_trace, *patch_traces, *product_traces, output_trace, cell_trace]
+    patch_digits, product_digits = _decimals(steps.patches), _decimals(steps.products)
+    out_digits = _decimals(steps.sums)
+    patches = np.round(steps.patches, patch_digits)
+    products = np.round(steps.products, product_digits)
+    frames_data = []
     for i in range(n):
-        data = [_xy(*window_outline(i))]
-        data += [_z(steps.patches[i, :, :, c]) for c in range(channels)]
-        data += [_z(steps.products[i, :, :, c]) for c in range(channels)]
-        data += [_z(output_so_far(i)), _xy(*cell_outline(i))]
-        frames.append({"name": str(i), "data": data, "traces": traces,
-                       "layout": {"annotations": _annotations(titles, caption(i))}})
-        labels.append(f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]")
-    sliders, menus = _step_slider(n, start, frame_ms, labels)
-    fig.update_layout(
-        annotations=_annotations(titles, caption(start)), sliders=sliders, updatemenus=menus,
-        height=height or (260 + 170 * channels), margin=dict(l=10, r=10, t=60, b=110),
-        showlegend=False,
-    )
-    return AnimatedFigure(fig, frames)
-
-
-def _annotations(titles: list[dict], caption: str) -> list[dict]:
-    """The subplot titles plus the step caption (frames replace the whole list)."""
-    return [*titles, dict(name="caption", text=caption, x=0.5, y=-0.02, xref="paper",
-                          yref="paper", xanchor="center", yanchor="top", showarrow=False,
-                          font=dict(size=16))]
-
-
-def _titles(fig: go.Figure) -> list[dict]:
-    return [a.to_plotly_json() for a in fig.layout.annotations]
-
-
-def _xy(xs: list, ys: list) -> dict:
-    return {"type": "scatter", "x": xs, "y": ys}
-
-
-def _compact(z: np.ndarray, digits: int = 5) -> list:
-    """`z` rounded to `digits` significant digits (of its largest value), NaN -> None.
-
-    The browser shows at most 4 significant digits; sending 17 would triple the payload.
-    """
-    finite = np.isfinite(z)
-    biggest = float(np.abs(z[finite]).max()) if finite.any() else 0.0
-    decimals = digits - 1 - int(np.floor(np.log10(biggest))) if biggest > 0 else digits
-    rounded = np.round(z, max(decimals, 0))
-    return np.where(finite, rounded, None).tolist()
-
-
-def _z(z: np.ndarray) -> dict:
-    return {"type": "heatmap", "z": _compact(z)}
+        frame = [dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
+                          strict=True))]
+        frame += [{"z": patches[i, :, :, c].tolist()} for c in range(channels)]
+        frame += [{"z": products[i, :, :, c].tolist()} for c in range(channels)]
+        frame.append({"z": _compact(_filled_so_far(i, shape, rows, cols, steps.sums),
+                                    out_digits)})
+        frame.append(dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]),
+                                                          int(steps.out_cols[i])), strict=True)))
+        frames_data.append(frame)
+    traces = [window_trace, *patch_traces, *product_traces, output_trace, cell_trace]
+    labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
+              for i in range(n)]
+    layout = dict(axes, height=height or (260 + 170 * channels),
+                  margin=dict(l=10, r=10, t=60, b=110))
+    return _animated(data, layout, title_notes, frames_data, traces,
+                     [caption(i) for i in range(n)], labels, start, frame_ms)
 
 
 def pool_step_figure(
@@ -440,11 +525,11 @@ def pool_step_figure(
     frame_ms: int = 600,
     channel: int = 0,
     height: int = 430,
-) -> go.Figure:
+) -> RawFigure:
     """The animated step-through of pooling on one channel of the region in `steps`.
 
     Columns: the padded input around the region (window highlighted; for max
-    pooling the winning cell marked), the window's values, and the output region
+    pooling the winning cell starred), the window's values, and the output region
     filling in. Frame i shows step i.
     """
     n = len(steps.values)
@@ -458,95 +543,69 @@ def pool_step_figure(
     finite_crop = np.where(np.isfinite(crop), crop, np.nan)  # -inf padding shows as a gap
     or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
     oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
-    region_shape = (or1 - or0, oc1 - oc0)
+    shape = (or1 - or0, oc1 - oc0)
     lo, hi, _ = value_range(finite_crop)
     kh, kw = steps.patches.shape[1:3]
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.45, 0.2, 0.35], horizontal_spacing=0.06,
-                        subplot_titles=["Padded input", "Window", f"Output ({kind} pooling)"])
-    fig.add_trace(_grid_heatmap(finite_crop, colorscale="gray", zmin=lo, zmax=hi,
-                                show_text=crop.size <= MAX_TEXT_CELLS, name="padded input",
-                                x0=c0, y0=r0), row=1, col=1)
-
-    def window(i: int) -> tuple[list, list]:
-        xs: list = []
-        ys: list = []
-        for r in steps.tap_rows[i]:
-            for c in steps.tap_cols[i]:
-                bx, by = _box_path((int(r), int(r) + 1, int(c), int(c) + 1))
-                xs += [*bx, None]
-                ys += [*by, None]
-        return xs, ys
-
-    def winner(i: int) -> tuple[list, list]:
-        if steps.winner is None:
-            return [None], [None]
-        r, c = (int(v) for v in steps.winner[i, channel])
-        return [c], [r]
-
-    window_trace = len(fig.data)
-    wx, wy = window(start)
-    fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color=HIGHLIGHT, width=3),
-                             hoverinfo="skip", name="window"), row=1, col=1)
-    winner_trace = len(fig.data)
-    mx, my = winner(start)
-    fig.add_trace(go.Scatter(x=mx, y=my, mode="markers", name="winner",
-                             marker=dict(symbol="star", size=18, color="#e8175d",
-                                         line=dict(color="white", width=1)),
-                             hovertemplate="the maximum<extra></extra>"), row=1, col=1)
-    patch_trace = len(fig.data)
+    axes, cells, title_notes = _grid(
+        [0.45, 0.2, 0.35], 1, set(),
+        {(0, 0): "Padded input", (0, 1): "Window", (0, 2): f"Output ({kind} pooling)"},
+        h_space=0.06)
+    k_in, k_win, k_out = cells[(0, 0)], cells[(0, 1)], cells[(0, 2)]
+    data = [_heatmap(finite_crop, k_in, colorscale="gray", zmin=lo, zmax=hi,
+                     show_text=crop.size <= MAX_TEXT_CELLS, name="padded input", x0=c0, y0=r0)]
+    window_trace = len(data)
+    data.append(_outline(k_in, [], [], "window"))
+    winner_trace = len(data)
+    data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="winner",
+                     marker=dict(symbol="star", size=18, color="#e8175d",
+                                 line=dict(color="white", width=1)),
+                     hovertemplate="the maximum<extra></extra>", **_on(k_in)))
     patch = np.where(np.isfinite(steps.patches), steps.patches, np.nan)
-    fig.add_trace(_grid_heatmap(patch[start, :, :, channel], colorscale="gray", zmin=lo, zmax=hi,
-                                show_text=kh * kw <= 64, name="window values"), row=1, col=2)
+    patch_trace = len(data)
+    data.append(_heatmap(patch[start, :, :, channel], k_win, colorscale="gray", zmin=lo,
+                         zmax=hi, show_text=kh * kw <= 64, name="window values"))
+    _hide_ticks(axes, k_win)
     out_lo, out_hi, _ = value_range(steps.values[:, channel])
-
-    def output_so_far(i: int) -> np.ndarray:
-        z = np.full(region_shape, np.nan)
-        z[steps.out_rows[: i + 1] - or0, steps.out_cols[: i + 1] - oc0] = steps.values[: i + 1,
-                                                                                      channel]
-        return z
-
-    output_trace = len(fig.data)
-    fig.add_trace(_grid_heatmap(output_so_far(start), colorscale="Viridis", zmin=out_lo,
-                                zmax=out_hi, show_text=region_shape[0] * region_shape[1] <= 144,
-                                name="output", x0=oc0, y0=or0), row=1, col=3)
-    cell_trace = len(fig.data)
-
-    def cell(i: int) -> tuple[list, list]:
-        r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
-        return _box_path((r, r + 1, c, c + 1))
-
-    cx, cy = cell(start)
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color=HIGHLIGHT, width=3),
-                             hoverinfo="skip", name="current cell"), row=1, col=3)
+    output_trace = len(data)
+    data.append(_heatmap(np.full(shape, np.nan), k_out, colorscale="Viridis", zmin=out_lo,
+                         zmax=out_hi, show_text=shape[0] * shape[1] <= 144, name="output",
+                         x0=oc0, y0=or0))
+    cell_trace = len(data)
+    data.append(_outline(k_out, [], [], "current cell"))
+    _square(axes, k_in, (r0, r1), (c0, c1))
+    _square(axes, k_out, (or0, or1), (oc0, oc1))
+    rows, cols = steps.out_rows - or0, steps.out_cols - oc0
 
     def caption(i: int) -> str:
         r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
         v = _fmt(steps.values[i, channel])
         if kind == "max":
             wr, wc = (int(x) for x in steps.winner[i, channel])
-            return f"<b>out[{r}, {c}]</b> = max of the window = <b>{v}</b> " \
-                   f"(from padded row {wr}, col {wc})"
+            return (f"<b>out[{r}, {c}]</b> = max of the window = <b>{v}</b> "
+                    f"(from padded row {wr}, col {wc})")
         return f"<b>out[{r}, {c}]</b> = mean of the {kh}×{kw} window = <b>{v}</b>"
 
-    for col in (1, 2, 3):
-        fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, row=1, col=col)
-        fig.update_xaxes(showgrid=False, zeroline=False, side="top", row=1, col=col)
-    fig.update_xaxes(showticklabels=False, row=1, col=2)
-    fig.update_yaxes(showticklabels=False, row=1, col=2)
-    titles = _titles(fig)
-    frames, labels = [], []
-    traces = [window_trace, winner_trace, patch_trace, output_trace, cell_trace]
+    patch_digits, out_digits = _decimals(patch), _decimals(steps.values[:, channel])
+    frames_data = []
     for i in range(n):
-        frames.append({
-            "name": str(i),
-            "data": [_xy(*window(i)), _xy(*winner(i)), _z(patch[i, :, :, channel]),
-                     _z(output_so_far(i)), _xy(*cell(i))],
-            "traces": traces,
-            "layout": {"annotations": _annotations(titles, caption(i))},
-        })
-        labels.append(f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]")
-    sliders, menus = _step_slider(n, start, frame_ms, labels)
-    fig.update_layout(annotations=_annotations(titles, caption(start)), sliders=sliders,
-                      updatemenus=menus, height=height, showlegend=False,
-                      margin=dict(l=10, r=10, t=60, b=110))
-    return AnimatedFigure(fig, frames)
+        if steps.winner is None:
+            star = {"x": [None], "y": [None]}
+        else:
+            wr, wc = (int(v) for v in steps.winner[i, channel])
+            star = {"x": [wc], "y": [wr]}
+        frames_data.append([
+            dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
+                     strict=True)),
+            star,
+            {"z": _compact(patch[i, :, :, channel], patch_digits)},
+            {"z": _compact(_filled_so_far(i, shape, rows, cols, steps.values[:, channel]),
+                           out_digits)},
+            dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]), int(steps.out_cols[i])),
+                     strict=True)),
+        ])
+    traces = [window_trace, winner_trace, patch_trace, output_trace, cell_trace]
+    labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
+              for i in range(n)]
+    layout = dict(axes, height=height, margin=dict(l=10, r=10, t=60, b=110))
+    return _animated(data, layout, title_notes, frames_data, traces,
+                     [caption(i) for i in range(n)], labels, start, frame_ms)

@@ -8,7 +8,7 @@ ensure_app_navigation()
 import numpy as np
 import streamlit as st
 
-from cnnviz import arithmetic, plots
+from cnnviz import arithmetic
 from cnnviz.arithmetic import ParameterError
 from cnnviz.kernels import (
     MAX_KERNEL_SIZE,
@@ -157,7 +157,8 @@ with values_col:
 
 # --- the kernel and the numbers -------------------------------------------------------------
 gray = st.session_state[P + "gray"]
-values = compute.as_values(image.pixels, gray=gray, scale=st.session_state[P + "scale"])
+values = compute.as_values(image.pixels, gray=gray, scale=st.session_state[P + "scale"],
+                           digest=image.digest)
 channels = values.shape[2]
 try:
     if name == "custom":
@@ -216,11 +217,11 @@ except ParameterError as err:  # e.g. reflect padding wider than the image
 
 in_box = playground.input_box(steps, region)
 left, right = st.columns(2)
-left.plotly_chart(plots.picture(
+left.plotly_chart(compute.picture(
     playground.display_pixels(image.pixels, gray),
     title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=in_box),
     key=P + "input_fig")
-right.plotly_chart(plots.picture(output, title=f"Output {out_h}×{out_w}"
+right.plotly_chart(compute.picture(output, title=f"Output {out_h}×{out_w}"
                                  + (" after ReLU" if relu else ""),
                                  box=region, colorbar_title="value"), key=P + "output_fig")
 
@@ -253,10 +254,9 @@ cost2.markdown(
 # --- export -------------------------------------------------------------------------------------
 st.subheader("For your slides")
 e1, e2, e3 = st.columns(3)
-e1.download_button("Output as PNG", compute.map_png(output), file_name="conv-output.png",
+e1.download_button("Output as PNG", compute.png(output), file_name="conv-output.png",
                    mime="image/png", on_click="ignore", icon=":material/image:")
-e2.download_button("Step-through as GIF", compute.conv_gif(values, params, region, relu,
-                                                           frame_ms),
+e2.download_button("Step-through as GIF", compute.conv_gif(steps, frame_ms),
                    file_name="conv-steps.gif", mime="image/gif", on_click="ignore",
                    icon=":material/animation:")
 e3.code(format_kernel_slices(np.asarray(kernel)), language=None)

@@ -8,9 +8,8 @@ ensure_app_navigation()
 import numpy as np
 import streamlit as st
 
-from cnnviz import arithmetic, plots
+from cnnviz import arithmetic
 from cnnviz.arithmetic import ParameterError
-from cnnviz.images import encode_png
 from cnnviz.ops import PoolParams, global_avg_pool
 from ui import compute, playground, state
 from ui.urlstate import (
@@ -143,7 +142,7 @@ with values_col:
 
 gray = st.session_state[P + "gray"]
 scale = st.session_state[P + "scale"]
-values = compute.as_values(image.pixels, gray=gray, scale=scale)
+values = compute.as_values(image.pixels, gray=gray, scale=scale, digest=image.digest)
 h, w, channels = values.shape
 names = _channel_names(channels)
 NO_PARAMETERS = (
@@ -155,7 +154,7 @@ NO_PARAMETERS = (
 
 # --- global average pooling ---------------------------------------------------------------
 if is_global:
-    means = global_avg_pool(values)
+    means = global_avg_pool(values.array)
     st.subheader("Global average pooling")
     st.markdown(
         f"It turns **H×W×C into 1×1×C**: here {h}×{w}×{channels} becomes 1×1×{channels}, one "
@@ -167,10 +166,10 @@ if is_global:
     for col, name, mean in zip(cols, names, means, strict=False):
         col.metric(f"Mean of {name}", _fmt(float(mean)))
     left, right = st.columns(2)
-    left.plotly_chart(plots.picture(
+    left.plotly_chart(compute.picture(
         playground.display_pixels(image.pixels, gray), title=f"Input {h}×{w}×{channels}"),
         key=P + "input_fig")
-    right.plotly_chart(plots.picture(
+    right.plotly_chart(compute.picture(
         _as_picture(means.reshape(1, 1, channels), scale),
         title=f"Output 1×1×{channels}" + (" (the mean colour)" if channels == 3 else "")),
         key=P + "global_fig")
@@ -209,11 +208,11 @@ steps = compute.pool_result(values, params, region)
 output = compute.pool_full(values, params)  # (out_h, out_w, C)
 in_box = playground.input_box(steps, region)
 left, right = st.columns(2)
-left.plotly_chart(plots.picture(
+left.plotly_chart(compute.picture(
     playground.display_pixels(image.pixels, gray),
     title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=in_box),
     key=P + "input_fig")
-right.plotly_chart(plots.picture(
+right.plotly_chart(compute.picture(
     _as_picture(output, scale), title=f"{KIND_LABELS[kind]} pooling: {out_h}×{out_w}×{channels}",
     box=region, colorbar_title="value"), key=P + "output_fig")
 
@@ -252,7 +251,7 @@ both = {k: compute.pool_full(values, PoolParams(kind=k, size=size, stride=params
                                                padding=padding)) for k in ("max", "avg")}
 s1, s2 = st.columns(2)
 for col, k in ((s1, "max"), (s2, "avg")):
-    col.plotly_chart(plots.picture(_as_picture(both[k], scale),
+    col.plotly_chart(compute.picture(_as_picture(both[k], scale),
                                    title=f"{KIND_LABELS[k]} pooling {out_h}×{out_w}",
                                    colorbar_title="value"), key=P + "side_" + k)
 
@@ -260,10 +259,9 @@ for col, k in ((s1, "max"), (s2, "avg")):
 st.subheader("For your slides")
 e1, e2 = st.columns(2)
 picture = _as_picture(output, scale)
-png = compute.map_png(picture) if picture.ndim == 2 else encode_png(picture)
-e1.download_button("Output as PNG", png, file_name=f"{kind}-pool-output.png", mime="image/png",
+e1.download_button("Output as PNG", compute.png(picture), file_name=f"{kind}-pool-output.png", mime="image/png",
                    on_click="ignore", icon=":material/image:")
-e2.download_button("Step-through as GIF", compute.pool_gif(values, params, region, frame_ms),
+e2.download_button("Step-through as GIF", compute.pool_gif(steps, frame_ms),
                    file_name=f"{kind}-pool-steps.gif", mime="image/gif", on_click="ignore",
                    icon=":material/animation:")
 

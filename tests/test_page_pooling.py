@@ -71,7 +71,8 @@ def test_teaching_matrix_max_pooling_gives_the_textbook_numbers():
     assert at.code[0].value == "6  8\n3  4"
     # the same numbers straight from the library
     values = compute.as_values(at.session_state[state.IMAGE].pixels, gray=True, scale="raw")
-    np.testing.assert_array_equal(pool2d(values, kind="max", size=2)[:, :, 0], [[6, 8], [3, 4]])
+    np.testing.assert_array_equal(pool2d(values.array, kind="max", size=2)[:, :, 0],
+                                  [[6, 8], [3, 4]])
 
 
 def test_average_pooling_and_the_url():
@@ -113,7 +114,7 @@ def test_global_average_pooling_shows_one_mean_per_channel():
     at = _pooling(kind="global")
     assert not at.error
     means = global_avg_pool(compute.as_values(at.session_state[state.IMAGE].pixels,
-                                              gray=False, scale="unit"))
+                                              gray=False, scale="unit").array)
     shown = [float(m.value) for m in at.metric]
     np.testing.assert_allclose(shown, means, rtol=1e-3)
     assert "H×W×C into 1×1×C" in _texts(at)

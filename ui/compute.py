@@ -1,10 +1,17 @@
 """Cached wrappers around the library for the pages: arrays in ``st.cache_data``.
 
-Keys are the image bytes and small hashable parameter values, so two students
-with the same image and settings share one result and nothing else.
+Keys are a digest of the image's bytes and small hashable parameter values, so two
+students with the same image and settings share one result and nothing else. The
+float pixel values (6 MB for 512×512×3) are not hashed again on every call: they
+travel as :class:`Values`, whose ``key`` names them, and the cached functions take
+the array as an underscore argument, which Streamlit does not hash.
 """
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -12,7 +19,15 @@ import streamlit as st
 from cnnviz import plots
 from cnnviz.export import conv_steps_gif, pool_steps_gif
 from cnnviz.images import encode_png, to_gray
-from cnnviz.ops import ConvParams, PoolParams, conv_steps, pool2d, pool_steps
+from cnnviz.ops import (
+    ConvParams,
+    ConvSteps,
+    PoolParams,
+    PoolSteps,
+    conv_steps,
+    pool2d,
+    pool_steps,
+)
 
 Region = tuple[int, int, int, int]
 CACHE = dict(max_entries=64, ttl=3600, show_spinner=False)
@@ -21,62 +36,123 @@ CACHE = dict(max_entries=64, ttl=3600, show_spinner=False)
 FIGURES = dict(max_entries=32, ttl=3600, show_spinner=False)
 
 
-def as_values(pixels: np.ndarray, *, gray: bool, scale: str) -> np.ndarray:
-    """uint8 (H, W, 3) -> float64 (H, W, C) pixel values: 0-1 ("unit") or 0-255 ("raw")."""
+@dataclass(frozen=True, eq=False)
+class Values:
+    """The pixel values a page computes on, and a short key that identifies them."""
+
+    array: np.ndarray  # float64 (H, W, C): 0-1 ("unit") or 0-255 ("raw")
+    key: str  # image digest + channel mode + scale
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+
+def as_values(pixels: np.ndarray, *, gray: bool, scale: str, digest: str | None = None) -> Values:
+    """uint8 (H, W, 3) -> the float pixel values of the playground pages.
+
+    `digest` names the pixels (``CurrentImage.digest``); it is computed when not given.
+    """
     arr = to_gray(pixels)[:, :, None] if gray else pixels
     values = arr.astype(np.float64)
-    return values / 255.0 if scale == "unit" else values
+    if scale == "unit":
+        values /= 255.0
+    if not digest:
+        digest = hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(),
+                                 digest_size=16).hexdigest()
+    return Values(values, f"{digest}:{'gray' if gray else 'rgb'}:{scale}")
+
+
+# --- convolution --------------------------------------------------------------------------
+
+
+def conv_result(values: Values, params: ConvParams, region: Region, relu: bool):
+    """(steps, full output) of one convolution; the full output in float32 for speed."""
+    return _conv_result(values.array, values.key, params, region, relu)
 
 
 @st.cache_data(**CACHE)
-def conv_result(values: np.ndarray, params: ConvParams, region: Region, relu: bool):
-    """(steps, full output) of one convolution; the full output in float32 for speed."""
-    steps = conv_steps(values, params.kernel_array, **params.options(), region=region,
+def _conv_result(_array: np.ndarray, key: str, params: ConvParams, region: Region, relu: bool):
+    steps = conv_steps(_array, params.kernel_array, **params.options(), region=region,
                        output_dtype=np.float32)
     output = np.maximum(steps.output, 0) if relu else steps.output
     return steps, output
 
 
-@st.cache_resource(**FIGURES)
-def conv_figure(values: np.ndarray, params: ConvParams, region: Region, relu: bool, start: int,
+def conv_figure(values: Values, params: ConvParams, region: Region, relu: bool, start: int,
                 frame_ms: int):
-    steps, _ = conv_result(values, params, region, relu)
-    names = ["R", "G", "B"] if values.shape[2] == 3 else ["gray"]
+    return _conv_figure(values.array, values.key, params, region, relu, start, frame_ms)
+
+
+@st.cache_resource(**FIGURES)
+def _conv_figure(_array: np.ndarray, key: str, params: ConvParams, region: Region, relu: bool,
+                 start: int, frame_ms: int):
+    steps, _ = _conv_result(_array, key, params, region, relu)
+    names = ["R", "G", "B"] if _array.shape[2] == 3 else ["gray"]
     return plots.conv_step_figure(steps, start=start, frame_ms=frame_ms, channel_names=names)
 
 
-@st.cache_data(**CACHE)
-def conv_gif(values: np.ndarray, params: ConvParams, region: Region, relu: bool,
-             frame_ms: int) -> bytes:
-    steps, _ = conv_result(values, params, region, relu)
-    return conv_steps_gif(steps, frame_ms=frame_ms)
+# --- pooling ------------------------------------------------------------------------------
+
+
+def pool_result(values: Values, params: PoolParams, region: Region) -> PoolSteps:
+    return _pool_result(values.array, values.key, params, region)
 
 
 @st.cache_data(**CACHE)
-def map_png(values: np.ndarray) -> bytes:
-    """A float map as a coloured PNG (same colours as the page shows)."""
-    zmin, zmax, diverging = plots.value_range(values)
-    return encode_png(plots.colorize(values, zmin, zmax, diverging))
+def _pool_result(_array: np.ndarray, key: str, params: PoolParams, region: Region) -> PoolSteps:
+    return pool_steps(_array, **params.options(), region=region)
+
+
+def pool_full(values: Values, params: PoolParams) -> np.ndarray:
+    return _pool_full(values.array, values.key, params)
 
 
 @st.cache_data(**CACHE)
-def pool_result(values: np.ndarray, params: PoolParams, region: Region):
-    steps = pool_steps(values, **params.options(), region=region)
-    return steps
+def _pool_full(_array: np.ndarray, key: str, params: PoolParams) -> np.ndarray:
+    return pool2d(_array, **params.options())
 
 
-@st.cache_data(**CACHE)
-def pool_full(values: np.ndarray, params: PoolParams) -> np.ndarray:
-    return pool2d(values, **params.options())
+def pool_figure(values: Values, params: PoolParams, region: Region, start: int, frame_ms: int,
+                channel: int):
+    return _pool_figure(values.array, values.key, params, region, start, frame_ms, channel)
 
 
 @st.cache_resource(**FIGURES)
-def pool_figure(values: np.ndarray, params: PoolParams, region: Region, start: int,
-                frame_ms: int, channel: int):
-    steps = pool_result(values, params, region)
+def _pool_figure(_array: np.ndarray, key: str, params: PoolParams, region: Region, start: int,
+                 frame_ms: int, channel: int):
+    steps = _pool_result(_array, key, params, region)
     return plots.pool_step_figure(steps, start=start, frame_ms=frame_ms, channel=channel)
 
 
-@st.cache_data(**CACHE)
-def pool_gif(values: np.ndarray, params: PoolParams, region: Region, frame_ms: int) -> bytes:
-    return pool_steps_gif(pool_result(values, params, region), frame_ms=frame_ms)
+# --- pictures and downloads ---------------------------------------------------------------
+
+
+@st.cache_resource(**FIGURES)
+def picture(image: np.ndarray, title: str, box: Region | None = None, colorbar_title: str = ""):
+    """plots.picture, cached: encoding a 512×512 picture costs several milliseconds."""
+    return plots.picture(image, title=title, box=box, colorbar_title=colorbar_title)
+
+
+# Downloads are made when the button is clicked (st.download_button runs a callable then),
+# not on every rerun: a GIF takes about half a second.
+
+
+def conv_gif(steps: ConvSteps, frame_ms: int) -> Callable[[], bytes]:
+    return lambda: conv_steps_gif(steps, frame_ms=frame_ms)
+
+
+def pool_gif(steps: PoolSteps, frame_ms: int) -> Callable[[], bytes]:
+    return lambda: pool_steps_gif(steps, frame_ms=frame_ms)
+
+
+def png(picture: np.ndarray) -> Callable[[], bytes]:
+    """uint8 (H, W, 3) as it is, or a float map (H, W) in the colours the page shows."""
+
+    def make() -> bytes:
+        if picture.ndim == 3:
+            return encode_png(picture)
+        zmin, zmax, diverging = plots.value_range(picture)
+        return encode_png(plots.colorize(picture, zmin, zmax, diverging))
+
+    return make

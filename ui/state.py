@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ class CurrentImage:
     name: str  # the sample name, the file name, or "drawing"
     pixel_scale: str = "unit"  # see cnnviz.samples.Sample
     original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
+    digest: str = ""  # of the pixels: names this image in cache keys
 
 
 def set_image(
@@ -45,7 +47,9 @@ def set_image(
     work = fit_within(pixels, WORKING_SIDE)
     work = np.ascontiguousarray(work)
     work.setflags(write=False)
-    st.session_state[IMAGE] = CurrentImage(work, label, source, name, pixel_scale, original)
+    digest = hashlib.blake2b(work.tobytes(), digest_size=16).hexdigest()
+    st.session_state[IMAGE] = CurrentImage(work, label, source, name, pixel_scale, original,
+                                           digest)
     st.session_state[IMAGE_ERROR] = None
     if work.shape != original:
         st.session_state[IMAGE_NOTICE] = (
