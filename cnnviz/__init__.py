@@ -18,6 +18,7 @@ from cnnviz.arithmetic import (
 from cnnviz.export import conv_steps_gif, pool_steps_gif
 from cnnviz.images import ImageError, load_image
 from cnnviz.kernels import PRESETS, KernelError, Preset, format_kernel, parse_kernel
+from cnnviz.models import MODELS, ModelError, ModelSpec, load_model, predict, preprocess
 from cnnviz.ops import (
     ConvParams,
     ConvSteps,
@@ -58,4 +59,10 @@ __all__ = [
     "pool_steps",
     "conv_steps_gif",
     "pool_steps_gif",
+    "MODELS",
+    "ModelError",
+    "ModelSpec",
+    "load_model",
+    "predict",
+    "preprocess",
 ]

@@ -1,0 +1,68 @@
+"""Print the digits model's training time (from its card), size on disk and predict latency.
+
+    python bench/bench_models.py [--threads 1] [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from cnnviz import datasets  # noqa: E402
+from cnnviz.models import MODELS, load_model, predict  # noqa: E402
+
+
+def median_ms(call, n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    spec = MODELS["digits"]
+    card = json.loads(spec.card.read_text())
+    images, _ = datasets.mnist_sample()
+    digit = images[4]  # a held-out MNIST digit, 28x28
+    canvas = np.zeros((280, 280, 3), np.uint8)  # a drawing-canvas sized RGB image
+    big = np.kron(digit, np.ones((4, 4), np.uint8))  # (112, 112)
+    canvas[40:152, 150:262] = big[:, :, None]
+
+    start = time.perf_counter()
+    load_model("digits")
+    load_seconds = time.perf_counter() - start
+    for _ in range(10):  # warm-up
+        predict("digits", digit)
+        predict("digits", canvas)
+
+    print(f"model                  digits ({card['parameter_count']:,} parameters)")
+    print(f"training time (card)   {card['training_seconds']:.1f} s, {card['epochs']} epochs, "
+          f"{card['torch_threads']} thread(s), torch {card['torch_version']}")
+    print(f"held-out accuracy      {card['heldout_accuracy']:.2%} (card)")
+    print(f"weights on disk        {spec.weights.path.stat().st_size / 1e6:.3f} MB")
+    print(f"load_model (first)     {1000 * load_seconds:.1f} ms")
+    small_ms = median_ms(lambda: predict("digits", digit), args.calls)
+    print(f"predict 28x28          {small_ms:.3f} ms median of {args.calls}, "
+          f"{args.threads} thread(s)")
+    canvas_ms = median_ms(lambda: predict("digits", canvas), args.calls)
+    print(f"predict 280x280 RGB    {canvas_ms:.3f} ms median of {args.calls}")
+
+
+if __name__ == "__main__":
+    main()
