@@ -24,7 +24,7 @@ HIGHLIGHT = "#ffb000"  # the current window / cell: amber reads well on a projec
 PADDING_TINT = "rgba(120, 120, 120, 0.35)"
 CHANNEL_SCALES = {"R": "Reds", "G": "Greens", "B": "Blues"}
 #: Above this many cells a heatmap shows no numbers in its cells: they would be unreadable.
-MAX_TEXT_CELLS = 256
+MAX_TEXT_CELLS = 144
 
 
 # --- colour maps -------------------------------------------------------------------------
@@ -63,6 +63,18 @@ def colorize(values: np.ndarray, zmin: float, zmax: float, diverging: bool) -> n
         255.0 / span)
     index = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
     return _lut(colorscale_name(diverging))[index]
+
+
+@lru_cache(maxsize=16)
+def _scale(name: str) -> tuple:
+    """A colour scale as explicit [position, colour] stops.
+
+    The figures here are plain dicts that skip Plotly's Python layer, which is what
+    turns names such as "RdBu_r" or "gray" into stops; plotly.js alone knows neither.
+    """
+    from plotly.colors import get_colorscale
+
+    return tuple(tuple(stop) for stop in get_colorscale(name))
 
 
 def colorscale_name(diverging: bool) -> str:
@@ -184,9 +196,16 @@ def _on(k: int) -> dict:
 
 def _square(axes: dict, k: int, rows: tuple[int, int], cols: tuple[int, int]) -> None:
     """Fix subplot k's view to rows [r0, r1) x cols [c0, c1), with square cells."""
-    axes[_axis_name("x", k)].update(range=[cols[0] - 0.5, cols[1] - 0.5], constrain="domain")
+    axes[_axis_name("x", k)].update(range=[cols[0] - 0.5, cols[1] - 0.5], constrain="domain",
+                                    **_integer_ticks(cols[1] - cols[0]))
     axes[_axis_name("y", k)].update(range=[rows[1] - 0.5, rows[0] - 0.5], autorange=False,
-                                    scaleanchor=_axis_ref("x", k), constrain="domain")
+                                    scaleanchor=_axis_ref("x", k), constrain="domain",
+                                    **_integer_ticks(rows[1] - rows[0]))
+
+
+def _integer_ticks(cells: int) -> dict:
+    """Ticks on whole rows/columns only (no "1.5" between two pixels)."""
+    return dict(dtick=1 if cells <= 16 else max(1, round(cells / 8)), tick0=0)
 
 
 def _hide_ticks(axes: dict, k: int) -> None:
@@ -224,7 +243,7 @@ def picture(
         data.append(dict(
             type="scatter", x=[None], y=[None], mode="markers", showlegend=False,
             hoverinfo="skip",
-            marker=dict(colorscale=colorscale_name(diverging), cmin=zmin, cmax=zmax,
+            marker=dict(colorscale=_scale(colorscale_name(diverging)), cmin=zmin, cmax=zmax,
                         color=[zmin], showscale=True,
                         colorbar=dict(title=dict(text=colorbar_title), thickness=14)),
         ))
@@ -237,9 +256,10 @@ def picture(
                          showlegend=False))
     layout = dict(
         title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain"),
+        xaxis=dict(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain",
+                   **(_integer_ticks(w) if w <= 64 else {})),
         yaxis=dict(range=[h - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
-                   constrain="domain"),
+                   constrain="domain", **(_integer_ticks(h) if h <= 64 else {})),
     )
     return RawFigure(dict(data=data, layout=layout))
 
@@ -313,7 +333,7 @@ def _compact(z: np.ndarray, decimals: int | None = None) -> list:
 def _heatmap(z: np.ndarray, k: int, *, colorscale: str, zmin: float, zmax: float,
              show_text: bool, name: str, x0: int = 0, y0: int = 0) -> dict:
     trace = dict(
-        type="heatmap", z=_compact(z), x0=x0, y0=y0, dx=1, dy=1, colorscale=colorscale,
+        type="heatmap", z=_compact(z), x0=x0, y0=y0, dx=1, dy=1, colorscale=_scale(colorscale),
         zmin=zmin, zmax=zmax, showscale=False, xgap=1, ygap=1, name=name,
         hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.5g}}<extra></extra>",
         **_on(k),
@@ -356,25 +376,53 @@ def _cell_outline(r: int, c: int) -> tuple[list, list]:
     return _box_path((r, r + 1, c, c + 1))
 
 
-def _filled_so_far(i: int, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
-                   values: np.ndarray) -> np.ndarray:
+def _cover(k: int, i: int, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
+           origin: tuple[int, int]) -> list[dict]:
+    """White rectangles over the output cells not computed yet after step i.
+
+    The output grid holds every value from the start, and each frame moves these
+    covers: two rectangles a frame instead of the whole grid, so a 26×26 output
+    stepped cell by cell stays a small payload. Steps run row by row.
+    """
+    r, c = int(rows[i]), int(cols[i])
+    height, width = shape
+    r0, c0 = origin
+    order = rows.astype(np.int64) * width + cols
+    if np.any(np.diff(order) <= 0):
+        raise ValueError("the steps must run row by row over the output region")
+
+    def rect(row0: int, row1: int, col0: int, col1: int) -> dict:
+        return dict(type="rect", xref=_axis_ref("x", k), yref=_axis_ref("y", k),
+                    x0=c0 + col0 - 0.5, x1=c0 + col1 - 0.5, y0=r0 + row0 - 0.5,
+                    y1=r0 + row1 - 0.5, fillcolor="white", line=dict(width=0), layer="above")
+
+    covers = []
+    if c + 1 < width:
+        covers.append(rect(r, r + 1, c + 1, width))
+    if r + 1 < height:
+        covers.append(rect(r + 1, height, 0, width))
+    return covers
+
+
+def _region_grid(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
+                 values: np.ndarray) -> np.ndarray:
     z = np.full(shape, np.nan)
-    z[rows[: i + 1], cols[: i + 1]] = values[: i + 1]
+    z[rows, cols] = values
     return z
 
 
-def _caption(text: str) -> dict:
-    return dict(name="caption", text=text, x=0.5, y=-0.02, xref="paper", yref="paper",
-                xanchor="center", yanchor="top", showarrow=False, font=dict(size=16))
-
-
-def _animated(data: list[dict], layout: dict, titles: list[dict], frames_data: list[list[dict]],
-              traces: list[int], captions: list[str], labels: list[str], start: int,
+def _animated(data: list[dict], layout: dict, frames_data: list[list[dict]], traces: list[int],
+              captions: list[str], covers: list[list[dict]], labels: list[str], start: int,
               frame_ms: int) -> RawFigure:
-    """Assemble an animation whose frame i replaces `traces` with frames_data[i]."""
+    """Assemble an animation: frame i replaces `traces` with frames_data[i], the caption
+    (the figure's title) with captions[i], and the output covers with covers[i]."""
+    def title(text: str) -> dict:
+        return dict(text=text, x=0.5, xanchor="center", y=0.995, yanchor="top",
+                    font=dict(size=16))
+
     frames = [
         {"name": str(i), "data": frames_data[i], "traces": traces,
-         "layout": {"annotations": [*titles, _caption(captions[i])]}}
+         "layout": {"title": title(captions[i]), "shapes": covers[i]}}
         for i in range(len(frames_data))
     ]
     # The still figure shows step `start`: its traces take that frame's values.
@@ -382,7 +430,7 @@ def _animated(data: list[dict], layout: dict, titles: list[dict], frames_data: l
     for index, update in zip(traces, frames_data[start], strict=True):
         data[index] = {**data[index], **update}
     sliders, menus = _step_slider(len(frames), start, frame_ms, labels)
-    layout = {**layout, "annotations": [*titles, _caption(captions[start])],
+    layout = {**layout, "title": title(captions[start]), "shapes": covers[start],
               "sliders": sliders, "updatemenus": menus, "showlegend": False}
     return RawFigure(dict(data=data, layout=layout, frames=frames))
 
@@ -474,9 +522,8 @@ def conv_step_figure(
     out_lo, out_hi, out_div = value_range(steps.sums)
     shape = (or1 - or0, oc1 - oc0)
     rows, cols = steps.out_rows - or0, steps.out_cols - oc0
-    output_trace = len(data)
-    data.append(_heatmap(np.full(shape, np.nan), k_out, colorscale=colorscale_name(out_div),
-                         zmin=out_lo, zmax=out_hi,
+    data.append(_heatmap(_region_grid(shape, rows, cols, steps.sums), k_out,
+                         colorscale=colorscale_name(out_div), zmin=out_lo, zmax=out_hi,
                          show_text=shape[0] * shape[1] <= MAX_TEXT_CELLS and show_cell_text,
                          name="output", x0=oc0, y0=or0))
     cell_trace = len(data)
@@ -492,10 +539,12 @@ def conv_step_figure(
         if channels > 1:
             named = " + ".join(f"Σ{names[ch]}" for ch in range(channels))
             return f"<b>out[{r}, {c}]</b> = {named}{bias} = {parts} = {total}"
+        if kh * kw <= 9:  # small enough to write every product out
+            every = list(steps.products[i].ravel()) + ([steps.bias] if steps.bias else [])
+            return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {_sum_text(every)} = {total}"
         return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {parts} = {total}"
 
     patch_digits, product_digits = _decimals(steps.patches), _decimals(steps.products)
-    out_digits = _decimals(steps.sums)
     patches = np.round(steps.patches, patch_digits)
     products = np.round(steps.products, product_digits)
     frames_data = []
@@ -504,18 +553,17 @@ def conv_step_figure(
                           strict=True))]
         frame += [{"z": patches[i, :, :, c].tolist()} for c in range(channels)]
         frame += [{"z": products[i, :, :, c].tolist()} for c in range(channels)]
-        frame.append({"z": _compact(_filled_so_far(i, shape, rows, cols, steps.sums),
-                                    out_digits)})
         frame.append(dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]),
                                                           int(steps.out_cols[i])), strict=True)))
         frames_data.append(frame)
-    traces = [window_trace, *patch_traces, *product_traces, output_trace, cell_trace]
+    traces = [window_trace, *patch_traces, *product_traces, cell_trace]
     labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
               for i in range(n)]
-    layout = dict(axes, height=height or (260 + 170 * channels),
-                  margin=dict(l=10, r=10, t=60, b=110))
-    return _animated(data, layout, title_notes, frames_data, traces,
-                     [caption(i) for i in range(n)], labels, start, frame_ms)
+    covers = [_cover(k_out, i, rows, cols, shape, (or0, oc0)) for i in range(n)]
+    layout = dict(axes, annotations=title_notes, height=height or (280 + 170 * channels),
+                  margin=dict(l=10, r=10, t=90, b=110))
+    return _animated(data, layout, frames_data, traces, [caption(i) for i in range(n)], covers,
+                     labels, start, frame_ms)
 
 
 def pool_step_figure(
@@ -566,15 +614,14 @@ def pool_step_figure(
                          zmax=hi, show_text=kh * kw <= 64, name="window values"))
     _hide_ticks(axes, k_win)
     out_lo, out_hi, _ = value_range(steps.values[:, channel])
-    output_trace = len(data)
-    data.append(_heatmap(np.full(shape, np.nan), k_out, colorscale="Viridis", zmin=out_lo,
-                         zmax=out_hi, show_text=shape[0] * shape[1] <= 144, name="output",
-                         x0=oc0, y0=or0))
+    rows, cols = steps.out_rows - or0, steps.out_cols - oc0
+    data.append(_heatmap(_region_grid(shape, rows, cols, steps.values[:, channel]), k_out,
+                         colorscale="Viridis", zmin=out_lo, zmax=out_hi,
+                         show_text=shape[0] * shape[1] <= 144, name="output", x0=oc0, y0=or0))
     cell_trace = len(data)
     data.append(_outline(k_out, [], [], "current cell"))
     _square(axes, k_in, (r0, r1), (c0, c1))
     _square(axes, k_out, (or0, or1), (oc0, oc1))
-    rows, cols = steps.out_rows - or0, steps.out_cols - oc0
 
     def caption(i: int) -> str:
         r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
@@ -585,7 +632,7 @@ def pool_step_figure(
                     f"(from padded row {wr}, col {wc})")
         return f"<b>out[{r}, {c}]</b> = mean of the {kh}×{kw} window = <b>{v}</b>"
 
-    patch_digits, out_digits = _decimals(patch), _decimals(steps.values[:, channel])
+    patch_digits = _decimals(patch)
     frames_data = []
     for i in range(n):
         if steps.winner is None:
@@ -598,14 +645,119 @@ def pool_step_figure(
                      strict=True)),
             star,
             {"z": _compact(patch[i, :, :, channel], patch_digits)},
-            {"z": _compact(_filled_so_far(i, shape, rows, cols, steps.values[:, channel]),
-                           out_digits)},
             dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]), int(steps.out_cols[i])),
                      strict=True)),
         ])
-    traces = [window_trace, winner_trace, patch_trace, output_trace, cell_trace]
+    traces = [window_trace, winner_trace, patch_trace, cell_trace]
     labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
               for i in range(n)]
-    layout = dict(axes, height=height, margin=dict(l=10, r=10, t=60, b=110))
-    return _animated(data, layout, title_notes, frames_data, traces,
-                     [caption(i) for i in range(n)], labels, start, frame_ms)
+    covers = [_cover(k_out, i, rows, cols, shape, (or0, oc0)) for i in range(n)]
+    layout = dict(axes, annotations=title_notes, height=height + 30,
+                  margin=dict(l=10, r=10, t=90, b=110))
+    return _animated(data, layout, frames_data, traces, [caption(i) for i in range(n)], covers,
+                     labels, start, frame_ms)
+
+
+# --- training ----------------------------------------------------------------------------
+
+LOSS_COLOUR = "#d62728"
+TRAIN_COLOUR = "#1f77b4"
+HELDOUT_COLOUR = "#2ca02c"
+
+
+def training_curves(history: Sequence, *, epochs: int | None = None,
+                    height: int = 320) -> RawFigure:
+    """Loss (left) and accuracy (right) per epoch of a training run.
+
+    history: one record per finished epoch with ``epoch`` (1-based), ``loss`` (mean training
+    cross-entropy), ``train_accuracy`` and ``heldout_accuracy`` (0..1), such as
+    ``cnnviz.training.EpochReport``. epochs: the planned number of epochs; it fixes the x
+    range, so a live plot does not rescale after every epoch.
+    """
+    x = [int(r.epoch) for r in history]
+    loss = [round(float(r.loss), 5) for r in history]
+    train = [round(100 * float(r.train_accuracy), 3) for r in history]
+    heldout = [round(100 * float(r.heldout_accuracy), 3) for r in history]
+    last = max([epochs or 0, *x, 1])
+    x_range = [0.5, last + 0.5]
+    line = dict(type="scatter", mode="lines+markers", x=x)
+    data = [
+        {**line, "y": loss, "name": "training loss", "line": dict(color=LOSS_COLOUR, width=3),
+         "hovertemplate": "epoch %{x}<br>loss %{y:.4f}<extra></extra>"},
+        {**line, "y": train, "name": "training accuracy", "xaxis": "x2", "yaxis": "y2",
+         "line": dict(color=TRAIN_COLOUR, width=3),
+         "hovertemplate": "epoch %{x}<br>training %{y:.1f}%<extra></extra>"},
+        {**line, "y": heldout, "name": "held-out accuracy", "xaxis": "x2", "yaxis": "y2",
+         "line": dict(color=HELDOUT_COLOUR, width=3, dash="dash"),
+         "hovertemplate": "epoch %{x}<br>held-out %{y:.1f}%<extra></extra>"},
+    ]
+    ticks = dict(tickmode="linear", tick0=1, dtick=max(1, round(last / 10)))
+    layout = dict(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.12, yanchor="bottom"),
+        xaxis=dict(domain=[0, 0.45], range=x_range, title=dict(text="epoch"), **ticks),
+        yaxis=dict(title=dict(text="loss (cross-entropy)"), rangemode="tozero"),
+        xaxis2=dict(domain=[0.55, 1], range=x_range, anchor="y2", title=dict(text="epoch"),
+                    **ticks),
+        yaxis2=dict(anchor="x2", range=[0, 100], title=dict(text="accuracy (%)"),
+                    ticksuffix="%"),
+        annotations=[
+            dict(text="Loss: lower is better", x=0.225, y=1.0, xref="paper", yref="paper",
+                 xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14)),
+            dict(text="Accuracy: higher is better", x=0.775, y=1.0, xref="paper",
+                 yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
+                 font=dict(size=14)),
+        ],
+    )
+    return RawFigure(dict(data=data, layout=layout))
+
+
+def filter_grid(weights: np.ndarray, *, title: str = "", columns: int = 8,
+                cell_px: int = 72) -> RawFigure:
+    """The filters of a conv layer as a grid of small pictures.
+
+    weights: float (F, C, kh, kw), e.g. ``conv1.weight``. One-channel filters are heatmaps
+    in red (positive) and blue (negative), each on its own scale symmetric around 0 so its
+    pattern shows whatever its size; hovering gives the weight. Three-channel filters are
+    colour images, each stretched to 0..255 on its own (the usual way of showing AlexNet's
+    first layer). Other channel counts show the mean over channels.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"expected weights of shape (F, C, kh, kw), got {w.shape}")
+    n, channels, kh, kw = w.shape
+    cols = max(1, min(columns, n))
+    rows = -(-n // cols)
+    titles = {(i // cols, i % cols): f"#{i}" for i in range(n)}
+    axes, cells, notes = _grid([1.0] * cols, rows, set(), titles, h_space=0.02,
+                               v_space=0.25 / rows)
+    for note in notes:
+        note.update(font=dict(size=11), yshift=2)
+    data: list[dict] = []
+    for i in range(n):
+        k = cells[(i // cols, i % cols)]
+        if channels == 3:
+            f = w[i].transpose(1, 2, 0)  # (kh, kw, 3)
+            lo, hi = f.min(), f.max()
+            rgb = np.round((f - lo) / (hi - lo) * 255 if hi > lo else np.full_like(f, 128))
+            data.append(dict(type="image", z=rgb.astype(np.uint8).tolist(), x0=0, y0=0,
+                             dx=1, dy=1, name=f"filter {i}",
+                             hovertemplate=f"filter {i}<br>row %{{y}}, col %{{x}}<br>"
+                             "RGB %{z}<extra></extra>", **_on(k)))
+        else:
+            f = w[i, 0] if channels == 1 else w[i].mean(axis=0)  # (kh, kw)
+            m = float(np.abs(f).max()) or 1.0
+            data.append(_heatmap(f, k, colorscale="RdBu_r", zmin=-m, zmax=m, show_text=False,
+                                 name=f"filter {i}"))
+        _square(axes, k, (0, kh), (0, kw))
+        _hide_ticks(axes, k)
+    for i in range(n, rows * cols):  # empty cells of the last row
+        k = cells[(i // cols, i % cols)]
+        axes[_axis_name("x", k)]["visible"] = False
+        axes[_axis_name("y", k)]["visible"] = False
+    layout = dict(axes, annotations=notes, showlegend=False,
+                  height=rows * cell_px + 40 + (30 if title else 0),
+                  margin=dict(l=5, r=5, t=20 + (30 if title else 0), b=5))
+    if title:
+        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
+    return RawFigure(dict(data=data, layout=layout))
