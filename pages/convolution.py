@@ -11,7 +11,6 @@ import streamlit as st
 from cnnviz import arithmetic
 from cnnviz.arithmetic import ParameterError
 from cnnviz.kernels import (
-    MAX_KERNEL_SIZE,
     PRESETS,
     KernelError,
     format_kernel_slices,
@@ -19,6 +18,7 @@ from cnnviz.kernels import (
 )
 from cnnviz.ops import PADDING_MODES, ConvParams
 from ui import compute, playground, state
+from ui.kernel_editor import kernel_editor
 from ui.urlstate import (
     UrlParam,
     choice,
@@ -80,6 +80,13 @@ image = state.current_image()
 # Gray images (digits, teaching matrices) start in grayscale mode, so their numbers match the
 # textbook; samples with small integer values start with raw 0-255 values.
 GRAY_IMAGE = bool((image.pixels == image.pixels[:, :, :1]).all())
+def _start_custom_from_preset() -> None:
+    """Switching to Custom starts from the preset shown before, ready to be changed."""
+    last = st.session_state.get(P + "last_preset")
+    if st.session_state[P + "kernel"] == "custom" and last in PRESETS:
+        st.session_state[P + "weights"] = format_kernel_slices(PRESETS[last].kernel)
+
+
 PARAMS = [
     UrlParam("kernel", (P + "kernel",), "sobel_x", choice(KERNELS)),
     UrlParam("weights", (P + "weights",), DEFAULT_CUSTOM, _parse_weights, _format_weights),
@@ -112,16 +119,13 @@ kernel_col, geometry_col, values_col = st.columns([1.3, 1.2, 1], gap="large")
 with kernel_col:
     name = st.selectbox(
         "Kernel", KERNELS, key=P + "kernel", persist_state="session",
-        format_func=lambda n: PRESETS[n].label if n in PRESETS else "Custom (type your own)",
+        format_func=lambda n: PRESETS[n].label if n in PRESETS else "Custom (your own numbers)",
+        on_change=_start_custom_from_preset,
     )
+    if name != "custom":
+        st.session_state[P + "last_preset"] = name
     if name == "custom":
-        st.text_area(
-            f"Weights: one row per line, up to {MAX_KERNEL_SIZE}×{MAX_KERNEL_SIZE}", height=150,
-            key=P + "weights", persist_state="session",
-            help="Numbers separated by spaces or commas; fractions like 1/9 work. For a "
-            "colour image you may give one slice per channel (R, G, B), separated by a "
-            "line holding only |.",
-        )
+        kernel_editor(P, 1 if st.session_state[P + "gray"] else 3)
     else:
         st.caption(PRESETS[name].explanation)
 with geometry_col:

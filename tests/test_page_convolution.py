@@ -145,3 +145,27 @@ def test_controls_go_into_the_url():
     at.selectbox(key="conv.kernel").set_value("box_blur").run()
     assert at.query_params["stride"] in (["1,3"], "1,3")
     assert at.query_params["kernel"] in (["box_blur"], "box_blur")
+
+
+def test_custom_kernel_grid_editor_and_size():
+    at = _open(kernel="custom", weights="1 2;3 4")
+    assert at.number_input(key="conv.kernel_rows").value == 2
+    at.number_input(key="conv.kernel_rows").set_value(3).run()
+    assert not at.exception
+    assert at.session_state["conv.weights"].splitlines() == ["1, 2", "3, 4", "0, 0"]
+    assert _shown_output_size(at) == (298, 450)
+    # one slice per channel, then back to one slice for all
+    at.button(key="conv.slices").click().run()
+    assert at.session_state["conv.weights"].count("|") == 2
+    at.button(key="conv.slices").click().run()
+    assert "|" not in at.session_state["conv.weights"]
+
+
+def test_switching_to_custom_starts_from_the_preset():
+    at = _open(kernel="sobel_y")
+    at.selectbox(key="conv.kernel").set_value("custom").run()
+    assert not at.exception
+    from cnnviz.kernels import parse_kernel_slices
+
+    np.testing.assert_array_equal(parse_kernel_slices(at.session_state["conv.weights"]),
+                                  PRESETS["sobel_y"].kernel)

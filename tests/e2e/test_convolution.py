@@ -47,3 +47,21 @@ def test_stride_zero_explains(page: Page, app_url):
     open_app(page, f"{app_url}/convolution?stride=0")
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("a stride of 0")
     assert_no_exception(page)
+
+
+def test_edit_a_custom_kernel_in_the_grid(page: Page, app_url, shot):
+    open_app(page, f"{app_url}/convolution?sample=classic_5x5&kernel=custom"
+                   "&weights=1,0,-1;2,0,-2;1,0,-1")
+    grid = page.get_by_test_id("stDataFrame").first.locator("canvas").first
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box is not None
+    # the middle column of the first row: a 35 px header, then 35 px rows
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + 35 + 17)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("7")
+    page.keyboard.press("Enter")
+    expect(page.locator("code").last).to_contain_text("1,  7, -1", timeout=20_000)
+    assert_no_exception(page)
+    shot("edited")
