@@ -11,17 +11,9 @@ from PIL import Image
 from cnnviz.arithmetic import ParameterError
 from cnnviz.export import PENDING, WINDOW, WINNER, _frame_indices, conv_steps_gif, pool_steps_gif
 from cnnviz.ops import conv_steps, pool_steps
+from cnnviz.samples import CLASSIC_5X5
 
-CLASSIC_IMAGE = np.array(
-    [
-        [1, 1, 1, 0, 0],
-        [0, 1, 1, 1, 0],
-        [0, 0, 1, 1, 1],
-        [0, 0, 1, 1, 0],
-        [0, 1, 1, 0, 0],
-    ],
-    dtype=np.uint8,
-)
+CLASSIC_IMAGE = CLASSIC_5X5  # the worked example's 5×5 binary image
 X_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
 MAX_GIF_BYTES = 1_500_000

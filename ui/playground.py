@@ -8,13 +8,28 @@ import streamlit as st
 from cnnviz.images import ensure_rgb, to_gray
 
 from cnnviz import arithmetic
-from ui.urlstate import UrlParam, choice, format_pair, int_in, pair_in
+from ui.urlstate import UrlParam, choice, format_pair, int_in, pair_in, seed
 
 #: Outputs up to this many cells are stepped through whole; larger ones through a zoom box.
 WHOLE_OUTPUT_CELLS = 32 * 32
 ZOOM_SIZES = (4, 6, 8, 12, 16)
 SPEEDS = {"slow": 1200, "normal": 600, "fast": 250, "very fast": 80}  # ms per step
 AUTO = -1  # zoom position "centre of the output"
+
+
+def show_url_notices(params: list[UrlParam]) -> None:
+    """Seed the page's controls from the link; say so when the link had bad values."""
+    for notice in seed(params, "page"):
+        st.warning(notice, icon=":material/link_off:")
+
+
+def pixel_controls(prefix: str, gray_help: str) -> None:
+    """The grayscale toggle and the 0-1 / 0-255 choice, the same on both playground pages."""
+    st.toggle("Grayscale (one channel)", key=prefix + "gray", persist_state="session",
+              help=gray_help)
+    st.segmented_control("Pixel values", ("unit", "raw"), key=prefix + "scale", required=True,
+                         persist_state="session",
+                         format_func={"unit": "0 – 1", "raw": "0 – 255"}.get)
 
 
 def step_params(prefix: str) -> list[UrlParam]:
