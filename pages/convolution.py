@@ -30,7 +30,6 @@ from ui.urlstate import (
     int_in,
     pair_in,
     publish,
-    seed,
 )
 
 P = "conv."  # widget-key prefix of this page
@@ -79,7 +78,6 @@ def _format_weights(text: str) -> str:
 image = state.current_image()
 # Gray images (digits, teaching matrices) start in grayscale mode, so their numbers match the
 # textbook; samples with small integer values start with raw 0-255 values.
-GRAY_IMAGE = bool((image.pixels == image.pixels[:, :, :1]).all())
 def _start_custom_from_preset() -> None:
     """Switching to Custom starts from the preset shown before, ready to be changed."""
     last = st.session_state.get(P + "last_preset")
@@ -97,7 +95,7 @@ PARAMS = [
     UrlParam("dilation", (P + "dil_h", P + "dil_w"), (1, 1), pair_in(0, 8), format_pair),
     UrlParam("bias", (P + "bias",), 0.0, float_in(-1e4, 1e4), format_float),
     UrlParam("relu", (P + "relu",), False, flag, format_flag),
-    UrlParam("gray", (P + "gray",), GRAY_IMAGE, flag, format_flag),
+    UrlParam("gray", (P + "gray",), image.is_gray, flag, format_flag),
     UrlParam("scale", (P + "scale",), image.pixel_scale, choice(("unit", "raw"))),
     UrlParam("filters", (P + "filters",), 64, int_in(1, 4096)),
     *playground.step_params(P),
@@ -110,9 +108,7 @@ st.markdown(
     "one pixel of the output. *Stride* is how far it jumps, *padding* adds a border so it "
     "can reach the edges, and *dilation* spreads its taps apart."
 )
-notices = seed(PARAMS, "page")
-for notice in notices:
-    st.warning(notice, icon=":material/link_off:")
+playground.show_url_notices(PARAMS)
 
 # --- controls ---------------------------------------------------------------------------
 kernel_col, geometry_col, values_col = st.columns([1.3, 1.2, 1], gap="large")
@@ -152,12 +148,8 @@ with values_col:
     st.number_input("Bias", -1e4, 1e4, step=0.5, key=P + "bias", persist_state="session",
                     help="Added to every output pixel.")
     st.toggle("ReLU after (max(0, x))", key=P + "relu", persist_state="session")
-    st.toggle("Grayscale (one channel)", key=P + "gray", persist_state="session",
-              help="Off: the kernel has one slice per colour channel and the three results "
-              "are summed, as in a real conv layer.")
-    st.segmented_control("Pixel values", ("unit", "raw"), key=P + "scale", required=True,
-                         persist_state="session",
-                         format_func={"unit": "0 – 1", "raw": "0 – 255"}.get)
+    playground.pixel_controls(P, "Off: the kernel has one slice per colour channel and the "
+                              "three results are summed, as in a real conv layer.")
 
 # --- the kernel and the numbers -------------------------------------------------------------
 gray = st.session_state[P + "gray"]

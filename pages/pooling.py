@@ -20,7 +20,6 @@ from ui.urlstate import (
     format_pair,
     pair_in,
     publish,
-    seed,
 )
 
 P = "pool."  # widget-key prefix of this page
@@ -72,14 +71,13 @@ def _numbers(matrix: np.ndarray) -> str:
 image = state.current_image()
 # Gray images (digits, teaching matrices) start in grayscale mode, so their numbers match the
 # textbook; samples with small integer values start with raw 0-255 values.
-GRAY_IMAGE = bool((image.pixels == image.pixels[:, :, :1]).all())
 PARAMS = [
     UrlParam("kind", (P + "kind",), "max", choice(KINDS)),
     UrlParam("size", (P + "size_h", P + "size_w"), (2, 2), pair_in(1, 8), format_pair),
     _StrideParam("stride", (P + "same_stride", P + "stride_h", P + "stride_w"), (True, 2, 2),
                  _parse_stride, _format_stride),
     UrlParam("padding", (P + "pad_h", P + "pad_w"), (0, 0), pair_in(0, 4), format_pair),
-    UrlParam("gray", (P + "gray",), GRAY_IMAGE, flag, format_flag),
+    UrlParam("gray", (P + "gray",), image.is_gray, flag, format_flag),
     UrlParam("scale", (P + "scale",), image.pixel_scale, choice(("unit", "raw"))),
     *playground.step_params(P),
 ]
@@ -91,9 +89,7 @@ st.markdown(
     "(average pooling). It works on every channel separately, so the channels stay. "
     "**Global average pooling** takes the mean of a whole channel: one number per channel."
 )
-notices = seed(PARAMS, "page")
-for notice in notices:
-    st.warning(notice, icon=":material/link_off:")
+playground.show_url_notices(PARAMS)
 
 # --- controls ---------------------------------------------------------------------------
 kind_col, geometry_col, values_col = st.columns([1.1, 1.4, 1], gap="large")
@@ -133,12 +129,8 @@ with geometry_col:
     c2.number_input("Padding → (columns)", 0, 4, key=P + "pad_w", persist_state="session",
                     disabled=is_global)
 with values_col:
-    st.toggle("Grayscale (one channel)", key=P + "gray", persist_state="session",
-              help="Off: each colour channel is pooled on its own and the output keeps "
-              "all three.")
-    st.segmented_control("Pixel values", ("unit", "raw"), key=P + "scale", required=True,
-                         persist_state="session",
-                         format_func={"unit": "0 – 1", "raw": "0 – 255"}.get)
+    playground.pixel_controls(P, "Off: each colour channel is pooled on its own and the "
+                              "output keeps all three.")
 
 gray = st.session_state[P + "gray"]
 scale = st.session_state[P + "scale"]

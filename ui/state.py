@@ -24,6 +24,12 @@ SAMPLE = "sample"  # widget: sample name
 UPLOAD = "upload"  # widget: file uploader
 CANVAS = "canvas"  # widget: drawable canvas
 CANVAS_DIGEST = "cnnviz.canvas_digest"  # bytes digest of the last drawing adopted
+# Models trained in this browser session (the Training page), for every page to explore:
+# dict registry name -> (model in eval mode, model card dict). Never shared between sessions
+# and never written to assets/. Each model carries ``cnnviz_name`` (its registry name, which
+# names its preprocessing and classes) and ``cnnviz_run_id`` (unique to the training run).
+TRAINED_MODELS = "cnnviz.trained_models"
+TRAINING_JOB = "cnnviz.training_job"  # ui.training_job.TrainingJob | None: the latest run
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class CurrentImage:
     pixel_scale: str = "unit"  # see cnnviz.samples.Sample
     original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
     digest: str = ""  # of the pixels: names this image in cache keys
+
+    @property
+    def is_gray(self) -> bool:
+        """True when the three channels are equal (digits, teaching matrices, drawings)."""
+        return bool((self.pixels == self.pixels[:, :, :1]).all())
 
 
 def set_image(
@@ -70,3 +81,9 @@ def current_image() -> CurrentImage:
     if IMAGE not in st.session_state:
         set_sample(DEFAULT_SAMPLE)
     return st.session_state[IMAGE]
+
+
+def trained_models() -> dict:
+    """This session's trained models: registry name -> (model, card dict). Read it, and add
+    to it only through the Training page."""
+    return st.session_state.setdefault(TRAINED_MODELS, {})
