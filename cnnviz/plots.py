@@ -713,7 +713,7 @@ def training_curves(history: Sequence, *, epochs: int | None = None,
 
 
 def filter_grid(weights: np.ndarray, *, title: str = "", columns: int = 8,
-                cell_px: int = 72) -> RawFigure:
+                cell_px: int = 84) -> RawFigure:
     """The filters of a conv layer as a grid of small pictures.
 
     weights: float (F, C, kh, kw), e.g. ``conv1.weight``. One-channel filters are heatmaps
@@ -751,6 +751,8 @@ def filter_grid(weights: np.ndarray, *, title: str = "", columns: int = 8,
                                  name=f"filter {i}"))
         _square(axes, k, (0, kh), (0, kw))
         _hide_ticks(axes, k)
+        for kind in "xy":  # no tick marks or grid lines over the tiny pictures
+            axes[_axis_name(kind, k)].update(ticks="", showgrid=False, showline=False)
     for i in range(n, rows * cols):  # empty cells of the last row
         k = cells[(i // cols, i % cols)]
         axes[_axis_name("x", k)]["visible"] = False

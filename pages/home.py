@@ -7,7 +7,7 @@ ensure_app_navigation()
 
 import streamlit as st
 
-from ui import catalog, state
+from ui import catalog, predictions, state
 
 st.title("cnnviz: convolutional networks, one image at a time")
 st.markdown(
@@ -30,3 +30,7 @@ with right:
     st.subheader("Your image")
     st.image(image.pixels, caption=f"{image.label}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch")
+    st.subheader("What the bundled digits network says")
+    predictions.show_top3("digits", image)
+    st.caption("Its three most likely digits for this image. It has only ever seen handwritten "
+               "digits, so a photograph gets a guess: try an MNIST sample or draw a digit.")

@@ -32,6 +32,11 @@ LESSON: list[PageInfo] = [
         "Max and average pooling shrink a map: watch which input cell wins each window, "
         "and why pooling adds no parameters.",
     ),
+    PageInfo(
+        "pages/training.py", "Training", ":material/model_training:", "training",
+        "Train the digits network in your browser session and watch edge detectors emerge "
+        "from noise in the first layer.",
+    ),
 ]
 
 

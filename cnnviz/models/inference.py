@@ -21,18 +21,21 @@ def preprocess(name: str, image: np.ndarray) -> torch.Tensor:
     return PREPROCESSORS[spec.preprocessing](image, spec.input_size)
 
 
-def predict(name: str, image: np.ndarray) -> np.ndarray:
+def predict(name: str, image: np.ndarray, *, model: torch.nn.Module | None = None) -> np.ndarray:
     """Class probabilities of model ``name`` for ``image``: float64 (n_classes,), summing to 1.
 
     The order is MODELS[name].class_names. A blank image (every preprocessed pixel equal, e.g.
     an empty canvas) holds nothing to classify, so the answer is uniform probabilities rather
     than the network's guess; call the model on ``preprocess(name, image)`` to see that guess.
+    ``model``: another network of the same kind (e.g. one a student just trained) to ask
+    instead of the bundled one; ``name`` still gives its preprocessing and classes.
     """
     x = preprocess(name, image)  # (1, C, H, W)
     n_classes = len(get_spec(name).class_names)
     if torch.all(x == x.flatten()[0]):
         return np.full(n_classes, 1.0 / n_classes)
-    model = load_model(name)
+    if model is None:
+        model = load_model(name)
     with torch.inference_mode():
         logits = model(x)[0]  # (n_classes,)
     probs = torch.softmax(logits.double(), dim=0).numpy()

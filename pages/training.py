@@ -1,0 +1,296 @@
+"""Training: train a network in this browser session and watch its first layer learn.
+
+URL keys: ``model``, ``epochs``, ``lr``, ``batch``, ``augment``; and ``images``, which no
+control shows: train on the first N training images only, for a quick demo or a test
+(``/training?epochs=1&images=512``).
+
+The run itself happens on a background thread (``ui.training_job``); a fragment polls it,
+so the Stop button is heard while the network trains.
+"""
+
+from ui.boot import ensure_app_navigation
+
+ensure_app_navigation()
+
+
+import math
+
+import streamlit as st
+
+from cnnviz import plots
+from cnnviz.models import MODELS, ModelError
+from cnnviz.training import TrainConfig
+from ui import predictions, state
+from ui.training_job import (
+    MAX_EPOCHS,
+    MAX_SECONDS,
+    ServerBusy,
+    TrainingJob,
+    config_for,
+    initial_filters,
+    trainers,
+)
+from ui.urlstate import UrlParam, choice, flag, format_flag, format_float, int_in, publish, seed
+
+P = "train."  # widget-key prefix of this page
+START_ERROR = P + "start_error"  # str | None: why the last Train click started nothing
+DEFAULTS = TrainConfig()
+DEFAULT_EPOCHS = 10  # about 10-15 s for the digits network on one core
+LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+BATCH_SIZES = (16, 32, 64, 128, 256)
+POLL_SECONDS = 0.5  # how often the live view asks the training thread for news
+TRAINERS = trainers()
+
+
+def _one_of(options: tuple, cast):
+    """A parser accepting only a number equal to one of ``options`` ("0.003" -> 0.003)."""
+
+    def parse(text: str):
+        value = cast(text.strip())
+        for option in options:
+            if math.isclose(value, option, rel_tol=1e-9):
+                return option
+        raise ValueError("not an option")
+
+    return parse
+
+
+def _model_label(name: str) -> str:
+    spec = MODELS[name]
+    c, h, w = spec.input_size
+    return f"{name}: {len(spec.class_names)} classes, {'grey' if c == 1 else 'colour'} {h}×{w}"
+
+
+PARAMS = [
+    UrlParam("model", (P + "model",), "digits", choice(tuple(TRAINERS))),
+    UrlParam("epochs", (P + "epochs",), DEFAULT_EPOCHS, int_in(1, MAX_EPOCHS)),
+    UrlParam("lr", (P + "lr",), DEFAULTS.lr, _one_of(LEARNING_RATES, float), format_float),
+    UrlParam("batch", (P + "batch",), DEFAULTS.batch_size, _one_of(BATCH_SIZES, int)),
+    UrlParam("augment", (P + "augment",), DEFAULTS.augment, flag, format_flag),
+    UrlParam("images", (P + "images",), None, int_in(16, 100_000)),  # no widget: links only
+]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _initial_filters(model: str, seed_value: int):
+    return initial_filters(TrainConfig(model=model, seed=seed_value))
+
+
+def _start() -> None:
+    """The Train button: start a run on a background thread (nothing is drawn here)."""
+    st.session_state[START_ERROR] = None
+    previous = st.session_state.get(state.TRAINING_JOB)
+    if previous is not None and previous.running:
+        return  # one run per session
+    images = st.session_state.get(P + "images")
+    config = config_for(
+        st.session_state[P + "model"], st.session_state[P + "epochs"],
+        st.session_state[P + "lr"], st.session_state[P + "batch"],
+        st.session_state[P + "augment"], images,
+    )
+    try:
+        st.session_state[state.TRAINING_JOB] = TrainingJob.start(config, train_images=images)
+    except ServerBusy as err:
+        st.session_state[START_ERROR] = str(err)
+    except (ValueError, ModelError) as err:
+        st.session_state[START_ERROR] = f"This training cannot start. {err}"
+
+
+def _adopt_finished(job: TrainingJob | None) -> None:
+    """Move a finished run's model into this session's trained models (once)."""
+    if job is None or job.running or job.adopted or job.model is None or not job.history:
+        return
+    state.trained_models()[job.config.model] = (job.model, job.card)
+    job.adopted = True
+
+
+job = st.session_state.get(state.TRAINING_JOB)
+_adopt_finished(job)
+running = job is not None and job.running
+
+st.title("Training")
+st.markdown(
+    "On the other pages you chose every kernel yourself. A network **learns** its kernels: it "
+    "starts from random numbers, looks at a small batch of labelled images, measures how "
+    "wrong its answers are (the *loss*) and nudges every weight a little in the direction "
+    "that makes the loss smaller. Batch after batch, the first layer's filters turn from "
+    "noise into edge and stroke detectors. Press **Train** and watch it happen."
+)
+for notice in seed(PARAMS, "page"):
+    st.warning(notice, icon=":material/link_off:")
+
+# --- controls ---------------------------------------------------------------------------
+c1, c2, c3 = st.columns([1.2, 1.2, 1], gap="large")
+with c1:
+    model_name = st.selectbox("Network", list(TRAINERS), key=P + "model", disabled=running,
+                              persist_state="session", format_func=_model_label)
+    st.slider("Epochs", 1, MAX_EPOCHS, key=P + "epochs", disabled=running,
+              persist_state="session",
+              help="One epoch is one pass over every training image.")
+with c2:
+    st.select_slider("Learning rate", LEARNING_RATES, key=P + "lr", disabled=running,
+                     persist_state="session", format_func=format_float,
+                     help="How big a step each batch takes downhill on the loss. Too small and "
+                     "learning crawls; too big and the loss jumps around or blows up. (It is "
+                     "the peak of a one-cycle schedule: small, rising, then falling again.)")
+    st.select_slider("Batch size", BATCH_SIZES, key=P + "batch", disabled=running,
+                     persist_state="session",
+                     help="Images per step. Small batches: more steps per epoch, each one "
+                     "noisier.")
+with c3:
+    st.toggle("Augmentation", key=P + "augment", disabled=running, persist_state="session",
+              help="Every training image is randomly rotated (up to 12°), scaled (±10%) and "
+              "shifted (up to 2 pixels) each time it is seen, so the network cannot learn "
+              "exact pixels by heart.")
+    images = st.session_state.get(P + "images")
+    if images is not None:
+        st.caption(f"Training on {images} of the training images only (the link's "
+                   "`images` key), for a quick demo.")
+    st.button("Train", key=P + "start", type="primary", icon=":material/play_arrow:",
+              on_click=_start, disabled=running,
+              help="Starts a fresh network from random weights. Only your browser session "
+              "sees it.")
+
+start_error = st.session_state.get(START_ERROR)
+if start_error:
+    st.error(start_error, icon=":material/block:")
+
+if model_name == "digits":
+    data_text = ("The digits network learns from 4,000 real MNIST digits and is tested on "
+                 "1,000 others (100 of each digit) that it never trains on.")
+else:
+    data_text = "The network is tested on images it never trains on."
+e1, e2, e3 = st.columns(3, gap="large")
+e1.markdown("**Epoch.** One pass over every training image, in batches. After each epoch the "
+            "page redraws the curves and the filters. " + data_text)
+e2.markdown("**The curves.** The *loss* is how wrong the network is on average (lower is "
+            "better); *accuracy* is the share of images it labels right, on the training "
+            "images and on the held-out ones.")
+e3.markdown("**Why held-out accuracy matters.** A network can memorise its training images. "
+            "Only images it has never seen tell you whether it learned digits or learned "
+            "those pictures: when training accuracy keeps rising but held-out accuracy "
+            "does not, it is overfitting.")
+
+
+# --- the run, live ------------------------------------------------------------------------
+
+
+def _status_line(status: str, history: list, epochs: int, seconds: float) -> str:
+    done = len(history)
+    if status == "finished":
+        return f"Finished {done} epoch{'s' if done != 1 else ''} in {seconds:.0f} s."
+    if status == "stopped":
+        return f"Stopped after {done} of {epochs} epochs ({seconds:.0f} s)."
+    if status == "timed out":
+        return (f"Stopped by the time limit ({MAX_SECONDS:.0f} s) after {done} of {epochs} "
+                "epochs.")
+    return f"Failed after {done} epochs."
+
+
+@st.fragment(run_every=POLL_SECONDS if running else None)
+def live_view(polling: bool) -> None:
+    """Progress, curves and filters of the session's latest run; while it runs, this redraws
+    itself every POLL_SECONDS and, when the run ends, reruns the whole page."""
+    job: TrainingJob | None = st.session_state.get(state.TRAINING_JOB)
+    if job is None:
+        st.subheader("The first layer, before any training")
+        weights = _initial_filters(model_name, DEFAULTS.seed)
+        st.plotly_chart(plots.filter_grid(weights), key=P + "filters_start")
+        colours = ("shown as colour pictures" if weights.shape[1] == 3 else
+                   "red positive, blue negative")
+        st.caption(f"The {weights.shape[0]} filters of the first conv layer, "
+                   f"{weights.shape[2]}×{weights.shape[3]} each, as the network starts: random "
+                   f"numbers ({colours}). Press **Train** to see them change.")
+        return
+    status, history, batches = job.snapshot()
+    if polling and status != "running":
+        st.rerun()  # the whole page: results, the trained model's answers, controls enabled
+    epochs = job.config.epochs
+    if status == "running":
+        bar, stop = st.columns([6, 1], vertical_alignment="bottom")
+        epoch_now = min(len(history) + 1, epochs)
+        bar.progress(len(history) / epochs,
+                     text=f"Epoch {epoch_now} of {epochs} · {batches} batches · "
+                     f"{job.elapsed():.0f} s")
+        stop.button("Stop", key=P + "stop", icon=":material/stop:", on_click=job.request_stop,
+                    disabled=job.stop_requested, width="stretch",
+                    help="Ends the run before its next batch and keeps the network as it is.")
+    else:
+        st.progress(len(history) / epochs,
+                    text=_status_line(status, history, epochs, job.seconds))
+
+    st.subheader("Loss and accuracy, epoch by epoch")
+    st.plotly_chart(plots.training_curves(history, epochs=epochs), key=P + "curves")
+    if history:
+        last = history[-1]
+        st.caption(f"After epoch {last.epoch}: loss {last.loss:.3f}, training accuracy "
+                   f"{last.train_accuracy:.1%}, held-out accuracy {last.heldout_accuracy:.1%}. "
+                   "Training accuracy is counted during the epoch, while the network is still "
+                   "learning and with its training-time randomness (augmentation, and dropout "
+                   "where the network has it) switched on, so early on it can sit below the "
+                   "held-out accuracy, which is measured after the epoch.")
+    else:
+        st.caption("The first points appear when the first epoch ends.")
+
+    st.subheader("The first layer's filters")
+    before, after = st.columns(2, gap="large")
+    with before:
+        st.plotly_chart(plots.filter_grid(job.initial_filters, title="Before training (random)"),
+                        key=P + "filters_before")
+    with after:
+        if history:
+            title = f"After epoch {history[-1].epoch}"
+            st.plotly_chart(plots.filter_grid(history[-1].first_layer, title=title),
+                            key=P + "filters_after")
+        else:
+            st.info("Waiting for the first epoch…", icon=":material/hourglass_top:")
+    if job.initial_filters.shape[1] == 3:
+        st.caption("Each small square is one filter: its red, green and blue slices shown as "
+                   "one colour picture, stretched to full brightness on its own. A filter that "
+                   "is light on one side and dark on the other responds to an edge; one that "
+                   "is red on one side and green on the other, to a red-green colour edge.")
+    else:
+        st.caption("Each small square is one filter (red: positive weights, blue: negative; "
+                   "each on its own scale). A filter with red on one side and blue on the "
+                   "other responds to an edge, like the Sobel kernels on the Convolution page.")
+
+
+live_view(running)
+
+# --- results ---------------------------------------------------------------------------------
+if job is not None and not job.running:
+    if job.status == "failed":
+        st.error(f"The training failed. {job.error}", icon=":material/error:")
+    elif job.model is None or not job.history:
+        st.info("The run ended before its first epoch finished, so there is no network to "
+                "keep. Press **Train** to start again.", icon=":material/info:")
+    else:
+        st.subheader("Your network")
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Held-out accuracy", f"{job.heldout_accuracy:.1%}",
+                  help="On images the network never trained on.")
+        m2.metric("Epochs", f"{len(job.history)} of {job.config.epochs}")
+        m3.metric("Training time", f"{job.seconds:.0f} s")
+        st.caption("This network belongs to your browser session only: nobody else sees it, "
+                   "nothing is saved to disk, and it is gone when the session ends. The pages "
+                   "that look inside a network will be able to explore it next to the bundled "
+                   "one.")
+
+# --- what the networks say about the current image -----------------------------------------
+image = state.current_image()
+st.subheader("What the network says about your image")
+st.caption(f"The image in the sidebar ({image.label}). The digits network only knows the "
+           "digits 0-9: try an MNIST sample or draw a digit.")
+trained = state.trained_models().get(model_name)
+if trained is not None:
+    mine, bundled = st.columns(2, gap="large")
+    with mine:
+        st.markdown("**Your trained network**")
+        predictions.show_top3(trained[0], image)
+else:
+    bundled = st.container()
+with bundled:
+    st.markdown(f"**The bundled {model_name} network** (trained before the app shipped)")
+    predictions.show_top3(model_name, image)
+
+publish(PARAMS)
