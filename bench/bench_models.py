@@ -1,4 +1,5 @@
-"""Print the digits model's training time (from its card), size on disk and predict latency.
+"""Print the digits and shapes models' training time (from their cards), size on disk and
+predict latency.
 
     python bench/bench_models.py [--threads 1] [--calls 200]
 """
@@ -16,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from cnnviz import datasets  # noqa: E402
+from cnnviz import datasets, shapes  # noqa: E402
 from cnnviz.models import MODELS, load_model, predict  # noqa: E402
 
 
@@ -62,6 +63,18 @@ def main() -> None:
           f"{args.threads} thread(s)")
     canvas_ms = median_ms(lambda: predict("digits", canvas), args.calls)
     print(f"predict 280x280 RGB    {canvas_ms:.3f} ms median of {args.calls}")
+
+    spec = MODELS["shapes"]
+    card = json.loads(spec.card.read_text())
+    image = shapes.make_shape(shapes.HELDOUT_SEED, 0)[0]  # a held-out shape, 64x64 RGB
+    for _ in range(10):  # warm-up
+        predict("shapes", image)
+    shapes_ms = median_ms(lambda: predict("shapes", image), args.calls)
+    print(f"shapes: {shapes_ms:.3f} ms predict 64x64 RGB (median of {args.calls}), "
+          f"{spec.weights.path.stat().st_size / 1e6:.3f} MB, "
+          f"{card['parameter_count']:,} parameters, trained in {card['training_seconds']:.1f} s "
+          f"({card['epochs']} epochs, {card['torch_threads']} thread(s)), "
+          f"held-out accuracy {card['heldout_accuracy']:.2%} (card)")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from cnnviz.ops import (
     pool2d,
     pool_steps,
 )
+from cnnviz.shapes import make_shapes, shapes_heldout
 
 __all__ = [
     "ImageError",
@@ -65,4 +66,6 @@ __all__ = [
     "load_model",
     "predict",
     "preprocess",
+    "make_shapes",
+    "shapes_heldout",
 ]

