@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Tests never download: torchvision's weights are looked up in the torch cache only (the
+# download path is tested with local files). The e2e server inherits this.
+os.environ.setdefault("CNNVIZ_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -33,6 +33,11 @@ LESSON: list[PageInfo] = [
         "and why pooling adds no parameters.",
     ),
     PageInfo(
+        "pages/models.py", "Models", ":material/hub:", "models",
+        "The networks the app ships (digits, shapes) and the classics from LeNet-5 to "
+        "ResNet-18: parameters, model cards, and what each says about your image.",
+    ),
+    PageInfo(
         "pages/training.py", "Training", ":material/model_training:", "training",
         "Train the digits network in your browser session and watch edge detectors emerge "
         "from noise in the first layer.",
