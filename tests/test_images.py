@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -190,11 +189,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("name", list(BAD_INPUTS))
-def test_bad_input_raises_image_error_quickly(name):
-    start = time.perf_counter()
+def test_bad_input_raises_image_error(name):
     with pytest.raises(ImageError) as info:
         load_image(BAD_INPUTS[name])
-    assert time.perf_counter() - start < 1.0, "refusal must be cheap"
     message = str(info.value)
     assert message.endswith(".") and len(message) > 20  # a sentence, not a code
     assert "Traceback" not in message
@@ -211,6 +208,21 @@ def test_messages_say_what_went_wrong():
     assert "empty" in msg(BAD_INPUTS["empty"])
     assert "megapixels" in msg(BAD_INPUTS["bomb 10000x10000"])
     assert "damaged" in msg(BAD_INPUTS["truncated png"])
+
+
+@pytest.mark.parametrize("name", ["bomb 20000x20000", "bomb 10000x10000", "just over the limit",
+                                  "huge thin"])
+def test_oversized_images_are_refused_from_the_header_without_decoding(name, monkeypatch):
+    """A decompression bomb costs nothing: no pixel is decoded (bench/bench_images.py times it)."""
+    from PIL import ImageFile
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    with pytest.raises(ImageError, match="megapixels"):
+        load_image(BAD_INPUTS[name])
 
 
 def test_pixel_limit_is_exact():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 
 import cv2
 import numpy as np
@@ -158,17 +157,6 @@ def test_probabilities_are_a_distribution(heldout):
     p = predict("digits", heldout[0][7])
     assert p.shape == (10,) and np.all(p >= 0)
     assert p.sum() == pytest.approx(1.0, abs=1e-12)
-
-
-def test_predict_takes_under_5_ms_after_warm_up(heldout):
-    image = heldout[0][0]
-    predict("digits", image)
-    times = []
-    for _ in range(50):
-        start = time.perf_counter()
-        predict("digits", image)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.005
 
 
 def test_unknown_image_shape_is_refused():
