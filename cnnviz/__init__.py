@@ -17,6 +17,19 @@ from cnnviz.arithmetic import (
 )
 from cnnviz.export import conv_steps_gif, pool_steps_gif
 from cnnviz.images import ImageError, load_image
+from cnnviz.inspect import (
+    LayerError,
+    ReceptiveField,
+    conv_layers,
+    effective_receptive_field,
+    feature_maps,
+    layer_names,
+    layer_table,
+    model_totals,
+    receptive_field,
+    receptive_field_table,
+    unit_receptive_box,
+)
 from cnnviz.kernels import PRESETS, KernelError, Preset, format_kernel, parse_kernel
 from cnnviz.models import MODELS, ModelError, ModelSpec, load_model, predict, preprocess
 from cnnviz.ops import (
@@ -68,4 +81,15 @@ __all__ = [
     "preprocess",
     "make_shapes",
     "shapes_heldout",
+    "LayerError",
+    "ReceptiveField",
+    "conv_layers",
+    "effective_receptive_field",
+    "feature_maps",
+    "layer_names",
+    "layer_table",
+    "model_totals",
+    "receptive_field",
+    "receptive_field_table",
+    "unit_receptive_box",
 ]

@@ -413,3 +413,26 @@ def dense_params_text(n_in: int, n_out: int, bias: bool = True) -> str:
     total = dense_params(n_in, n_out, bias)
     inner = f"({_fmt(int(n_in))} + 1)" if bias else _fmt(int(n_in))
     return f"{_fmt(int(n_out))} × {inner} = {_fmt(total)}"
+
+
+# --- receptive fields -------------------------------------------------------------------
+
+
+def rf_step(
+    rf_in: int, jump_in: int, kernel: int, stride: int = 1, dilation: int = 1
+) -> tuple[int, int]:
+    """The classic receptive-field recurrence along one axis (Araujo et al., Distill 2019).
+
+    ``r_out = r_in + (k − 1)·d·j_in`` and ``j_out = j_in·s``: a window of ``k`` taps, ``d``
+    apart, over units whose fields have size ``r_in`` and start ``j_in`` input pixels apart.
+    Returns ``(r_out, j_out)``.
+    """
+    return rf_in + (kernel - 1) * dilation * jump_in, jump_in * stride
+
+
+def rf_step_text(
+    rf_in: int, jump_in: int, kernel: int, stride: int = 1, dilation: int = 1
+) -> str:
+    """``rf_step`` written out, e.g. ``"5 + (3−1)·1·1 = 7"``."""
+    rf_out, _ = rf_step(rf_in, jump_in, kernel, stride, dilation)
+    return f"{rf_in} + ({kernel}−1)·{dilation}·{jump_in} = {rf_out}"
