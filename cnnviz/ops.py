@@ -297,8 +297,14 @@ def conv2d(
     k = _as_kernel(kernel, img.shape[2])
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
     x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp)
+    return _conv_padded(x, k, _as_bias(bias), geo, torch_dtype)
+
+
+def _conv_padded(x: torch.Tensor, k: np.ndarray, bias: float, geo: _ConvGeometry,
+                 torch_dtype: torch.dtype) -> np.ndarray:
+    """The cross-correlation of an already padded (1, C, Hp, Wp) input: (H_out, W_out)."""
     weight = torch.from_numpy(np.ascontiguousarray(k.transpose(2, 0, 1)))[None]  # (1, C, kh, kw)
-    b = torch.tensor([_as_bias(bias)], dtype=torch.float64)
+    b = torch.tensor([bias], dtype=torch.float64)
     x, weight, b = x.to(torch_dtype), weight.to(torch_dtype), b.to(torch_dtype)
     out = F.conv2d(x, weight, b, stride=geo.stride, padding=0, dilation=geo.dilation)
     return out[0, 0].numpy()
@@ -463,11 +469,12 @@ def conv_steps(
     out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(
         geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
     )
-    padded = _pad(img, geo.pads, padding_mode)[0].numpy().transpose(1, 2, 0).copy()  # (Hp, Wp, C)
-    output = conv2d(
-        img, k, stride=geo.stride, padding=geo.pads, dilation=geo.dilation,
-        bias=bias, padding_mode=padding_mode, dtype=output_dtype,
-    )
+    torch_dtype = _TORCH_DTYPES.get(np.dtype(output_dtype))
+    if torch_dtype is None:
+        raise ParameterError("conv2d computes in float64 or float32.")
+    x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp), padded once for both uses
+    padded = x[0].numpy().transpose(1, 2, 0)  # (Hp, Wp, C): a view of x, not a copy
+    output = _conv_padded(x, k, bias, geo, torch_dtype)  # exactly what conv2d computes
     patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
     products = patches * k[None]  # (n, kh, kw, C)
     channel_sums = products.sum(axis=(1, 2))  # (n, C)
