@@ -12,10 +12,10 @@ import base64
 from functools import lru_cache
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.images import encode_for_display
 from cnnviz.ops import ConvSteps, PoolSteps
 
 Box = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, in pixels
@@ -81,23 +81,10 @@ def colorscale_name(diverging: bool) -> str:
     return "RdBu_r" if diverging else "Viridis"
 
 
-#: Pictures with more pixels than this travel as JPEG (a tenth of the bytes of a PNG for a
-#: photo); smaller ones, such as teaching matrices, as PNG so every pixel is exact.
-JPEG_ABOVE_PIXELS = 128 * 128
-
-
 def _png_uri(rgb: np.ndarray) -> str:
     """uint8 (H, W, 3) -> a data URI the browser can show (PNG, or JPEG for big pictures)."""
-    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
-    if rgb.shape[0] * rgb.shape[1] > JPEG_ABOVE_PIXELS:
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        mime = "image/jpeg"
-    else:
-        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        mime = "image/png"
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8 RGB array
-        raise RuntimeError("image encoding failed")
-    return f"data:{mime};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    data, mime = encode_for_display(rgb)
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def _box_path(box: Box) -> tuple[list[float], list[float]]:

@@ -28,7 +28,7 @@ with right:
     image = state.current_image()
     h, w = image.pixels.shape[:2]
     st.subheader("Your image")
-    st.image(image.pixels, caption=f"{image.label}: {w}×{h} pixels, 3 channels (RGB)",
+    st.image(state.image_bytes(image), caption=f"{image.label}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch")
     st.subheader("What the bundled digits network says")
     predictions.show_top3("digits", image)

@@ -123,7 +123,7 @@ def image_picker() -> state.CurrentImage:
         if error:
             st.error(error, icon=":material/error:")
         image = state.current_image()
-        st.image(image.pixels, caption=_caption(image), width="stretch")
+        st.image(state.image_bytes(image), caption=_caption(image), width="stretch")
         notice = st.session_state.get(state.IMAGE_NOTICE)
         if notice:
             st.caption(notice)

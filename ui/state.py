@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cnnviz.images import fit_within
+from cnnviz.images import encode_for_display, fit_within
 from cnnviz.samples import DEFAULT_SAMPLE, SAMPLES, load_sample
 
 #: Longer side, in pixels, of the image pages work on. Uploads and photos are shrunk to it:
@@ -74,6 +74,17 @@ def set_image(
 def set_sample(name: str) -> None:
     sample = SAMPLES[name]
     set_image(load_sample(name), sample.label, "sample", name, sample.pixel_scale)
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _encoded(digest: str, _pixels: np.ndarray) -> bytes:
+    return encode_for_display(_pixels)[0]
+
+
+def image_bytes(image: CurrentImage) -> bytes:
+    """The image as JPEG/PNG bytes, encoded once per image (st.image would encode an array
+    again on every rerun)."""
+    return _encoded(image.digest, image.pixels)
 
 
 def current_image() -> CurrentImage:
