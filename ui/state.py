@@ -43,11 +43,7 @@ class CurrentImage:
     pixel_scale: str = "unit"  # see cnnviz.samples.Sample
     original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
     digest: str = ""  # of the pixels: names this image in cache keys
-
-    @property
-    def is_gray(self) -> bool:
-        """True when the three channels are equal (digits, teaching matrices, drawings)."""
-        return bool((self.pixels == self.pixels[:, :, :1]).all())
+    is_gray: bool = False  # the three channels are equal (digits, teaching matrices, drawings)
 
 
 def set_image(
@@ -59,8 +55,9 @@ def set_image(
     work = np.ascontiguousarray(work)
     work.setflags(write=False)
     digest = hashlib.blake2b(work.tobytes(), digest_size=16).hexdigest()
+    gray = bool((work == work[:, :, :1]).all())
     st.session_state[IMAGE] = CurrentImage(work, label, source, name, pixel_scale, original,
-                                           digest)
+                                           digest, gray)
     st.session_state[IMAGE_ERROR] = None
     if work.shape != original:
         st.session_state[IMAGE_NOTICE] = (
