@@ -93,3 +93,41 @@ __all__ = [
     "receptive_field_table",
     "unit_receptive_box",
 ]
+
+# Attribution: Grad-CAM and friends, and checks of their trust (captum loads on first use).
+from cnnviz.attribution import (  # noqa: E402
+    ATTRIBUTIONS,
+    RECOMMENDED_LAYERS,
+    DeletionCurve,
+    Method,
+    PointingGame,
+    RandomisationCheck,
+    deletion_curve,
+    grad_cam,
+    guided_grad_cam,
+    integrated_gradients,
+    occlusion,
+    pointing_game,
+    randomisation_check,
+    saliency,
+)
+from cnnviz.images import COLORMAPS, overlay  # noqa: E402
+
+__all__ += [
+    "ATTRIBUTIONS",
+    "RECOMMENDED_LAYERS",
+    "DeletionCurve",
+    "Method",
+    "PointingGame",
+    "RandomisationCheck",
+    "deletion_curve",
+    "grad_cam",
+    "guided_grad_cam",
+    "integrated_gradients",
+    "occlusion",
+    "pointing_game",
+    "randomisation_check",
+    "saliency",
+    "COLORMAPS",
+    "overlay",
+]
