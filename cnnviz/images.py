@@ -246,3 +246,28 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5,
     colours = cv2.cvtColor(cv2.applyColorMap(levels, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
     blended = (1.0 - alpha) * rgb.astype(np.float32) + alpha * colours.astype(np.float32)
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def colormap_stops(colormap: str, n: int = 11) -> tuple[tuple[float, str], ...]:
+    """An OpenCV colour map (see ``COLORMAPS``) as ``n`` explicit Plotly colour-scale stops
+    ``(position 0..1, "rgb(r, g, b)")``, so a colour bar shows the colours ``overlay`` draws."""
+    if colormap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {colormap!r}; choose one of "
+                         f"{', '.join(sorted(COLORMAPS))}")
+    levels = np.round(np.linspace(0, 255, n)).astype(np.uint8)[:, None]  # (n, 1)
+    rgb = cv2.cvtColor(cv2.applyColorMap(levels, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)[:, 0]
+    return tuple((float(i) / (n - 1), f"rgb({r}, {g}, {b})")
+                 for i, (r, g, b) in enumerate(rgb.tolist()))
+
+
+def heat_tile(heat: np.ndarray, colormap: str = "jet", side: int = 96) -> np.ndarray:
+    """A small map (h, w) in [0, 1] coloured with an OpenCV colour map and enlarged by nearest
+    neighbour to about ``side`` pixels (shrunk by area averaging if it is larger), so every cell
+    of a coarse map stays a visible square: uint8 (H', W', 3)."""
+    heat = np.asarray(heat, dtype=np.float32)
+    h, w = heat.shape
+    rgb = overlay(np.zeros((h, w, 3), np.uint8), heat, alpha=1.0, colormap=colormap)
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # cv2 wants (width, height)
+    interpolation = cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA
+    return cv2.resize(rgb, size, interpolation=interpolation)

@@ -45,6 +45,14 @@ def test_every_page_renders(page):
     assert at.sidebar.selectbox(key=state.SAMPLE).value == "cat"
 
 
+def test_url_paths_are_the_file_names():
+    """While a pages/ folder sits beside app.py, a new server's first request runs
+    Streamlit's old file-name routing (see ui/boot.py): a URL that is not a file's stem
+    would show "Page not found" before app.py takes over."""
+    for page in catalog.all_pages():
+        assert page.url_path == Path(page.path).stem, page
+
+
 def test_home_lists_the_lesson_and_shows_the_image():
     at = _app().run()
     _no_exception(at)

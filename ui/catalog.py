@@ -11,7 +11,7 @@ class PageInfo:
     path: str  # relative to the repository root
     title: str
     icon: str
-    url_path: str
+    url_path: str  # the file's stem: Streamlit's pages/ folder maps that name to the file
     teaches: str  # one or two sentences for the home page
 
 
@@ -36,6 +36,39 @@ LESSON: list[PageInfo] = [
         "pages/models.py", "Models", ":material/hub:", "models",
         "The networks the app ships (digits, shapes) and the classics from LeNet-5 to "
         "ResNet-18: parameters, model cards, and what each says about your image.",
+    ),
+    PageInfo(
+        "pages/overview.py", "Overview", ":material/view_column:", "overview",
+        "The whole network at a glance on your image: every layer's maps and shape, from "
+        "the pixels to the class probabilities.",
+    ),
+    PageInfo(
+        "pages/feature_maps.py", "Feature maps", ":material/layers:", "feature_maps",
+        "Every channel of a layer, before and after its ReLU, ranked by how strongly it "
+        "responds; open a channel's learned kernel on the Convolution page.",
+    ),
+    PageInfo(
+        "pages/filters.py", "Filters", ":material/blur_on:", "filters",
+        "The first layer's learned kernels as pictures, beside Sobel, blur and Laplacian: "
+        "nobody told the network to look for edges.",
+    ),
+    PageInfo(
+        "pages/receptive_fields.py", "Receptive fields", ":material/center_focus_strong:",
+        "receptive_fields",
+        "How much of the image one unit sees: three 3×3 convolutions see 3 → 5 → 7 pixels "
+        "and each pool doubles the jump. Click a unit to see its field and its effective field.",
+    ),
+    PageInfo(
+        "pages/architecture.py", "Architecture", ":material/account_tree:", "architecture",
+        "Layer tables with every parameter count written out, LeNet to ResNet side by side, "
+        "why a dense layer on an image costs 150 million parameters, and what each "
+        "milestone network introduced.",
+    ),
+    PageInfo(
+        "pages/gradcam.py", "Grad-CAM", ":material/center_focus_weak:", "gradcam",
+        "Which pixels made the network say “star”? Grad-CAM at every layer, at its own "
+        "resolution and over the picture, beside Integrated Gradients, Saliency and Occlusion, "
+        "with checks of whether to trust the map.",
     ),
     PageInfo(
         "pages/training.py", "Training", ":material/model_training:", "training",

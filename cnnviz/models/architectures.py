@@ -119,3 +119,28 @@ def torchvision_classic(name: str) -> nn.Module:
         if isinstance(module, nn.ReLU):
             module.inplace = False
     return model
+
+
+def receptive_field_lesson() -> nn.Sequential:
+    """The receptive-field lesson as a network: three 3×3 convolutions, a 2×2 pool, a 3×3
+    convolution, a 2×2 pool and a last 3×3 convolution, one channel throughout.
+
+    Input (B, 1, 32, 32); every convolution pads by 1 and every weight is 1/9 (bias 0), so
+    each convolution averages its 3×3 window, and the pools average too. There are no
+    activations: the network is linear with equal weights, so its effective receptive field
+    shows the geometry alone, the same for every image.
+    Receptive fields (r) and jumps (j): conv1 3, conv2 5, conv3 7 (j 1), pool1 8 (j 2),
+    conv4 12 (j 2), pool2 14 (j 4), conv5 22 (j 4).
+    Shapes: conv1-conv3 -> (B, 1, 32, 32), pool1 -> (B, 1, 16, 16), conv4 -> (B, 1, 16, 16),
+    pool2 -> (B, 1, 8, 8), conv5 -> (B, 1, 8, 8).
+    """
+    layers: list[tuple[str, nn.Module]] = []
+    for name in ("conv1", "conv2", "conv3", "pool1", "conv4", "pool2", "conv5"):
+        if name.startswith("pool"):
+            layers.append((name, nn.AvgPool2d(2)))
+            continue
+        conv = nn.Conv2d(1, 1, kernel_size=3, padding=1)
+        nn.init.constant_(conv.weight, 1 / 9)
+        nn.init.zeros_(conv.bias)
+        layers.append((name, conv))
+    return nn.Sequential(OrderedDict(layers))

@@ -202,6 +202,22 @@ def preprocess_imagenet(image: np.ndarray, input_size: tuple[int, int, int]) -> 
     return ((x - mean) / std)[None]  # (1, 3, H, W)
 
 
+def preprocess_gray(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
+    """The "gray" recipe: grey levels, stretched to (H, W) = input_size[1:], scaled to 0..1.
+
+    No standardisation. Used by the receptive-field lesson network. Returns (1, 1, H, W).
+    """
+    if input_size[0] != 1:
+        raise ValueError(f"the gray recipe makes one-channel inputs, not {input_size}")
+    grey = to_grey(image)  # float32 (H, W), 0..255
+    _, h, w = input_size
+    if grey.shape != (h, w):
+        shrink = grey.shape[0] * grey.shape[1] > h * w
+        grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA if shrink
+                          else cv2.INTER_LINEAR)
+    return torch.from_numpy(np.clip(grey, 0, 255) / 255.0)[None, None]  # (1, 1, H, W)
+
+
 Preprocessor = Callable[[np.ndarray, tuple[int, int, int]], torch.Tensor]
 
 # Recipe name (ModelSpec.preprocessing) -> function. Add a recipe here to add a kind of input.
@@ -209,6 +225,7 @@ PREPROCESSORS: dict[str, Preprocessor] = {
     "mnist": preprocess_mnist,
     "imagenet": preprocess_imagenet,
     "shapes_rgb": preprocess_shapes,
+    "gray": preprocess_gray,
 }
 
 # Each recipe in a sentence, for model cards.
@@ -218,4 +235,33 @@ RECIPE_SUMMARIES: dict[str, str] = {
     "imagenet": "resize the shorter side to 256, centre-crop 224x224, ImageNet mean and std",
     "shapes_rgb": "stretch to 64x64 RGB (grey repeated, alpha dropped), "
                   f"(x / 255 - {SHAPES_MEAN}) / {SHAPES_STD}",
+    "gray": "grey levels stretched to the input size, x / 255",
 }
+
+# Per-channel (mean, std) of each recipe's standardisation, to turn an input back into a
+# picture; the grey recipes' single values apply to every channel.
+STANDARDISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "mnist": ((MNIST_MEAN,), (MNIST_STD,)),
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "shapes_rgb": ((SHAPES_MEAN,), (SHAPES_STD,)),
+    "gray": ((0.0,), (1.0,)),
+}
+
+
+def to_picture(x: torch.Tensor | np.ndarray, recipe: str) -> np.ndarray:
+    """A preprocessed input back as the picture the network sees: uint8 (H, W, 3).
+
+    x: (1, C, H, W) or (C, H, W), standardised by ``recipe`` (a key of ``PREPROCESSORS``);
+    the standardisation is undone (``x · std + mean``), values are clipped to 0..1 and scaled
+    to 0..255, and one channel is repeated over three. So the 28×28 digit, the 64×64 shapes
+    input or the 224×224 ImageNet crop can be drawn with boxes in the model's own coordinates.
+    """
+    arr = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, np.float32)
+    if arr.ndim == 4:
+        arr = arr[0]
+    if arr.ndim != 3:
+        raise ValueError(f"expected a (1, C, H, W) or (C, H, W) input, got {arr.shape}")
+    mean, std = (np.asarray(v, np.float32)[:, None, None] for v in STANDARDISATION[recipe])
+    unit = np.clip(arr * std + mean, 0.0, 1.0)  # (C, H, W)
+    rgb = np.round(unit * 255.0).astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
+    return rgb_uint8(rgb)

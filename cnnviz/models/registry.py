@@ -216,3 +216,32 @@ def load_model(name: str) -> nn.Module:
     model.cnnviz_name = name
     model.cnnviz_pretrained = pretrained
     return model
+
+
+def architecture(name: str) -> nn.Module:
+    """The network ``name`` without weights, on PyTorch's ``meta`` device.
+
+    Parameters have shapes but no storage, so even VGG-16 (138 million parameters) takes no
+    memory and builds in milliseconds; ``inspect.layer_table`` and ``inspect.model_totals``
+    run on it (shapes, parameter counts, multiply-adds). It cannot compute real values: use
+    ``load_model`` for feature maps and gradients. A fresh module on every call.
+    """
+    spec = get_spec(name)
+    with torch.device("meta"):
+        model = spec.build()
+    return model.eval()
+
+
+#: The receptive-field lesson (three 3×3 convolutions, then pools that double the jump) as a
+#: model spec, so pages treat it like the others. Not in MODELS: it classifies nothing; build
+#: it with ``LESSON_MODEL.build()`` (its weights are fixed averages, not random).
+LESSON_MODEL = ModelSpec(
+    name="lesson",
+    description="three 3×3 convolutions, then 2×2 pools between more 3×3 convolutions; every "
+    "kernel averages its window",
+    input_size=(1, 32, 32),
+    class_names=(),
+    preprocessing="gray",
+    build=architectures.receptive_field_lesson,
+    weights=None,
+)

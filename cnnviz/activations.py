@@ -1,0 +1,241 @@
+"""What a network computes on one image, layer by layer: the data of the Overview and Feature
+maps pages.
+
+Everything here reads a (shared) model and never changes it; the forward passes go through
+``cnnviz.inspect.feature_maps``, whose hooks are always removed. Arrays are numpy: maps are
+float32 ``(C, h, w)``, vectors float32 ``(n,)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnviz.inspect import LayerError, feature_maps, layer_table
+
+__all__ = [
+    "ACTIVATIONS",
+    "ActivationPair",
+    "LayerOutput",
+    "SCALES",
+    "activation_pair",
+    "color_limits",
+    "map_limits",
+    "layer_steps",
+    "network_outputs",
+    "overview_layers",
+    "rank_channels",
+    "softmax",
+    "spatial_layers",
+]
+
+#: Modules that do nothing to a trained network's answer (dropout is off at inference): the
+#: overview leaves them out, so each column changes something.
+SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Identity)
+#: Element-wise non-linearities: what "before and after the activation" means.
+ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.SiLU, nn.ReLU6)
+#: Normalisation between a convolution and its activation.
+NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
+#: Containers whose children the overview shows one by one. Anything else with children (a
+#: ResNet BasicBlock) is one column: its inside is a page of its own.
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerOutput:
+    """One column of the overview: a layer's output on one image (batch dimension dropped)."""
+
+    name: str  # as in named_modules(), or "input" for the preprocessed image
+    kind: str  # the module's class name ("Conv2d", "BasicBlock"), "Input" for the image
+    values: np.ndarray  # float32 (C, h, w) for a map-shaped output, (n,) for a vector
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    @property
+    def is_spatial(self) -> bool:
+        return self.values.ndim == 3
+
+
+def overview_layers(model: nn.Module) -> list[str]:
+    """The layers the overview shows, in the order they were defined (no forward pass).
+
+    Plain containers (``nn.Sequential``) are opened; any other module is one layer, so a
+    ResNet shows ``conv1, bn1, relu, maxpool, layer1.0, ..., layer4.1, avgpool, fc``. Dropout
+    and identity layers are left out: at inference they pass their input on unchanged.
+    For the registry's models this order is also the order they run in (a test checks it).
+    """
+    names: list[str] = []
+
+    def walk(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(child, CONTAINERS):
+                walk(full, child)
+            elif not isinstance(child, SKIPPED):
+                names.append(full)
+
+    walk("", model)
+    return names
+
+
+def network_outputs(model: nn.Module, x: torch.Tensor,
+                    layers: Sequence[str] | None = None) -> list[LayerOutput]:
+    """The preprocessed input and the output of every overview layer, for one image.
+
+    x: float32 (1, C, H, W), as ``cnnviz.preprocess`` makes it.
+    layers: names to record (default ``overview_layers(model)``), in running order.
+    Returns ``[LayerOutput("input", ...), LayerOutput(layer, ...) ...]``; outputs with more
+    than three dimensions are flattened to vectors. One forward pass.
+    """
+    names = overview_layers(model) if layers is None else list(layers)
+    maps = feature_maps(model, x, names)
+    modules = dict(model.named_modules())
+    out = [LayerOutput("input", "Input", np.asarray(x[0], dtype=np.float32))]
+    for name in names:
+        values = maps[name]
+        if values.ndim not in (1, 3):
+            values = values.reshape(-1)
+        out.append(LayerOutput(name, type(modules[name]).__name__, values))
+    return out
+
+
+#: How the overview colours its maps: each map on its own, each layer on its own, or one scale
+#: for the whole network.
+SCALES = ("local", "layer", "global")
+
+
+def _limit(values: np.ndarray) -> float:
+    """max |value| (finite values only); 1.0 for an all-zero or empty array."""
+    finite = np.abs(values[np.isfinite(values)]) if values.size else np.zeros(0)
+    m = float(finite.max()) if finite.size else 0.0
+    return m if m > 0 else 1.0
+
+
+def color_limits(outputs: Sequence[LayerOutput], scale: str, shown: int | None = None,
+                 ) -> tuple[list[np.ndarray], float | None]:
+    """The red-blue colour limit of every drawn map: map i of a column is coloured on
+    [-limit, +limit], white at 0.
+
+    scale: "local" (each map its own max |value|), "layer" (one limit per column: the
+    max |value| of the whole layer, drawn or not) or "global" (one limit for every column).
+    shown: maps drawn per column (default all). Returns (per column float64 (n_drawn,), the
+    shared limit for "global", else None). A vector column has one limit.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+    shared = max((_limit(o.values) for o in outputs), default=1.0)
+    limits = []
+    for o in outputs:
+        n = 1 if not o.is_spatial else min(len(o.values), shown or len(o.values))
+        if scale == "global":
+            limits.append(np.full(n, shared))
+        elif scale == "layer" or not o.is_spatial:
+            limits.append(np.full(n, _limit(o.values)))
+        else:
+            limits.append(np.array([_limit(m) for m in o.values[:n]]))
+    return limits, (shared if scale == "global" else None)
+
+
+def map_limits(maps: np.ndarray, shared: bool) -> np.ndarray:
+    """Colour limit of each map of one layer (C, h, w): the layer's max |value| for all
+    (shared), or each map's own (independent). float64 (C,)."""
+    if shared:
+        return np.full(len(maps), _limit(maps))
+    return np.array([_limit(m) for m in maps])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """float (n,) -> probabilities float64 (n,) summing to 1 (computed stably)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def rank_channels(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels of a layer ordered by their mean activation, largest first.
+
+    maps: float (C, h, w). Returns (means float64 (C,), order int64 (C,)) with
+    ``means[order]`` non-increasing; ties keep channel order.
+    """
+    means = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1).mean(axis=1)
+    return means, np.argsort(-means, kind="stable")
+
+
+# --- layers in running order -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerStep:
+    """A leaf layer in the order the forward pass first calls it."""
+
+    name: str
+    kind: str  # class name
+    output_shape: tuple[int, ...] | None  # batch dimension dropped
+    calls: int  # a ResNet block's ReLU runs twice; its recorded output is the first call's
+
+
+def layer_steps(model: nn.Module, input_shape: Sequence[int]) -> list[LayerStep]:
+    """The model's leaf layers in first-call order, dropout and identity left out.
+
+    One forward pass on zeros of shape ``(1, *input_shape)`` (``inspect.layer_table``).
+    """
+    modules = dict(model.named_modules())
+    return [
+        LayerStep(r["name"], r["type"], r["output_shape"], r["calls"])
+        for r in layer_table(model, input_shape)
+        if r["is_leaf"] and not isinstance(modules[r["name"]], SKIPPED)
+    ]
+
+
+def spatial_layers(steps: Sequence[LayerStep]) -> list[LayerStep]:
+    """The steps whose output is a stack of maps ``(C, h, w)``."""
+    return [s for s in steps if s.output_shape is not None and len(s.output_shape) == 3]
+
+
+@dataclass(frozen=True)
+class ActivationPair:
+    """An activation and what it receives: ``before`` runs just before ``after`` (the
+    activation), so ``after = f(before)`` element by element."""
+
+    before: str
+    after: str
+    kind: str  # the activation's class name: "ReLU", "Tanh", ...
+    between: tuple[str, ...] = ()  # layers from the chosen conv to `before`, e.g. ("bn1",)
+
+
+def activation_pair(model: nn.Module, steps: Sequence[LayerStep], layer: str,
+                    ) -> ActivationPair | None:
+    """Before and after the activation that belongs to ``layer``, when there is one.
+
+    For a convolution: the first activation after it, batch norm in between allowed
+    (``conv1 -> bn1 -> relu1`` gives before ``bn1``, after ``relu1``: the ReLU's own input).
+    For an activation: itself and the layer before it. ``None`` otherwise, and when the
+    activation's recorded output is not the one that follows ``layer`` (a ResNet block runs
+    its ReLU twice; ``feature_maps`` records the first call).
+    """
+    modules = dict(model.named_modules())
+    names = [s.name for s in steps]
+    if layer not in names:
+        raise LayerError(f"{layer!r} is not a layer of this model that runs.")
+    i = names.index(layer)
+    module = modules[layer]
+    if isinstance(module, ACTIVATIONS):
+        if i == 0:
+            return None
+        return ActivationPair(names[i - 1], layer, type(module).__name__)
+    if not isinstance(module, nn.Conv2d):
+        return None
+    j = i + 1
+    while j < len(names) and isinstance(modules[names[j]], NORMS):
+        j += 1
+    if j >= len(names) or not isinstance(modules[names[j]], ACTIVATIONS):
+        return None
+    return ActivationPair(names[j - 1], names[j], type(modules[names[j]]).__name__,
+                          tuple(names[i + 1:j]))

@@ -1,0 +1,172 @@
+"""Architecture: what every layer costs, the classics side by side, and where they came from."""
+
+from ui.boot import ensure_app_navigation
+
+ensure_app_navigation()
+
+
+import streamlit as st
+
+from cnnviz import MODELS, arithmetic
+from cnnviz.arithmetic import ParameterError
+from ui import playground, structure
+from ui.urlstate import UrlParam, choice, int_in, publish
+
+P = "arch."  # widget-key prefix of this page
+PARAMS = [
+    UrlParam("model", (P + "model",), "vgg16", choice(tuple(MODELS))),
+    UrlParam("h", (P + "h",), 224, int_in(1, 4096)),
+    UrlParam("w", (P + "w",), 224, int_in(1, 4096)),
+    UrlParam("c", (P + "c",), 3, int_in(1, 4096)),
+    UrlParam("neurons", (P + "neurons",), 1000, int_in(1, 100_000)),
+    UrlParam("filters", (P + "filters",), 64, int_in(1, 4096)),
+    UrlParam("kernel", (P + "kernel",), 3, int_in(1, 31)),
+]
+
+#: Milestones of the lecture: (name, year, registry model or None, what it introduced).
+#: Parameter counts come from the registry model's totals; GoogLeNet is not in the registry,
+#: so its count is torchvision's (GoogLeNet_Weights.IMAGENET1K_V1, without the auxiliary heads).
+GOOGLENET_PARAMS = 6_624_904
+MILESTONES = [
+    ("LeNet-5", 1998, "lenet5",
+     "Convolutions and subsampling (pooling) learned end to end by backpropagation, for "
+     "handwritten digits on bank cheques."),
+    ("AlexNet", 2012, "alexnet",
+     "ReLU instead of tanh (trains several times faster), dropout against overfitting, "
+     "training on GPUs; won ImageNet 2012 by a wide margin."),
+    ("VGG-16", 2014, "vgg16",
+     "Only 3×3 convolutions, stacked: two see 5×5 and three see 7×7 with fewer parameters and "
+     "more ReLUs between them; 16 weight layers."),
+    ("GoogLeNet", 2014, None,
+     "Inception modules: 1×1, 3×3 and 5×5 convolutions and pooling side by side, with 1×1 "
+     "convolutions that cut the channels first, so 22 layers need few parameters."),
+    ("ResNet", 2015, "resnet18",
+     "Skip connections: a block learns F(x) and outputs F(x) + x, so signals and gradients "
+     "pass through very deep networks (152 layers); batch normalisation; won ImageNet 2015."),
+]
+
+
+def _shape(shape: tuple | None) -> str:
+    return "—" if shape is None else "×".join(str(v) for v in shape)
+
+
+st.title("Architecture")
+st.markdown(
+    "What a network is made of and what it costs. A convolution's **parameters** are its "
+    "weights: *F* filters of size kh·kw·C plus one bias each, whatever the size of the image. "
+    "Its **multiply-adds** are the work for one image: every output pixel of every filter "
+    "needs kh·kw·C of them."
+)
+playground.show_url_notices(PARAMS)
+
+# --- side by side ----------------------------------------------------------------------------
+st.subheader("Side by side")
+with st.spinner("Counting…"):
+    totals = {name: structure.totals(name) for name in MODELS}
+st.dataframe(
+    [{"model": name, "input": _shape(MODELS[name].input_size), "parameters": t["params"],
+      "multiply-adds": t["macs"], "conv layers": t["conv_layers"],
+      "dense layers": t["dense_layers"], "weight layers": t["layers"]}
+     for name, t in totals.items()],
+    hide_index=True,
+    column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                   "multiply-adds": st.column_config.NumberColumn(format="localized")},
+)
+st.plotly_chart(structure.model_sizes(), key=P + "sizes")
+st.caption(
+    "Counted on each architecture built without weights (PyTorch's meta device), so even "
+    "VGG-16's 138 million parameters take no memory; the counts are torch's own. "
+    "Multiply-adds count convolutions and dense layers for one image, as torchvision's "
+    "published figures do. ResNet-18 has 21 weight layers here because its three 1×1 "
+    "shortcut convolutions count too; the 18 in its name leaves them out."
+)
+
+# --- one model, layer by layer ------------------------------------------------------------------
+st.subheader("Layer by layer")
+name = st.selectbox("Model", tuple(MODELS), key=P + "model", persist_state="session",
+                    format_func=lambda n: f"{n}: {MODELS[n].description}")
+t = totals[name]
+m1, m2, m3 = st.columns(3)
+m1.metric("Parameters", f"{t['params']:,}")
+m2.metric("Multiply-adds per image", f"{t['macs']:,}")
+m3.metric("Weight layers (conv + dense)", f"{t['layers']}",
+          help=f"{t['conv_layers']} convolutions and {t['dense_layers']} dense layers.")
+rows = [row for row in structure.layers(name) if row["is_leaf"]]
+st.dataframe(
+    [{"layer": row["name"], "type": row["type"], "output shape": _shape(row["output_shape"]),
+      "parameters": row["params"], "parameters, written out": row["formula"],
+      "multiply-adds": row["macs"], "multiply-adds, written out": row["macs_formula"]}
+     for row in rows],
+    hide_index=True,
+    column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                   "multiply-adds": st.column_config.NumberColumn(format="localized")},
+)
+st.caption(
+    f"Input {_shape(MODELS[name].input_size)} (C×H×W). Pooling, activations and flattening "
+    "have no parameters; batch norm has two per channel (scale and shift). The parameters "
+    f"of the rows add up to the total, {t['params']:,}."
+)
+
+# --- dense vs convolution ---------------------------------------------------------------------
+st.subheader("Dense layer or convolution?")
+st.markdown(
+    "A dense (fully connected) layer connects every neuron to every input value. On an image "
+    "that is every pixel of every channel, so its size grows with the image; a convolution "
+    "shares one small kernel across all positions."
+)
+c1, c2, c3, c4, c5, c6 = st.columns(6)
+h = c1.number_input("Height H", 1, 4096, key=P + "h", persist_state="session")
+w = c2.number_input("Width W", 1, 4096, key=P + "w", persist_state="session")
+c = c3.number_input("Channels C", 1, 4096, key=P + "c", persist_state="session")
+neurons = c4.number_input("Dense neurons", 1, 100_000, key=P + "neurons",
+                          persist_state="session")
+filters = c5.number_input("Conv filters F", 1, 4096, key=P + "filters",
+                          persist_state="session")
+k = c6.number_input("Kernel k×k", 1, 31, key=P + "kernel", persist_state="session")
+h, w, c, neurons, filters, k = map(int, (h, w, c, neurons, filters, k))
+try:
+    dense = arithmetic.dense_params(h * w * c, neurons)
+    conv = arithmetic.conv_params(c, filters, k)
+    left, right = st.columns(2)
+    left.markdown(
+        f"**Dense layer of {neurons:,} neurons** on {h}×{w}×{c} = {h * w * c:,} inputs  \n"
+        f"parameters = neurons × (inputs + 1)  \n"
+        f"`{arithmetic.dense_params_text(h * w * c, neurons)}`"
+    )
+    right.markdown(
+        f"**Convolution of {filters:,} {k}×{k} filters** on {c} channel"
+        f"{'s' if c > 1 else ''}  \nparameters = F × (k·k·C + 1)  \n"
+        f"`{arithmetic.conv_params_text(c, filters, k)}`"
+    )
+    ratio = dense / conv
+    st.markdown(
+        f"The dense layer has **{ratio:,.0f} times** as many parameters"
+        if ratio >= 1 else f"The convolution has {1 / ratio:,.1f} times as many parameters"
+    )
+    st.caption(
+        "The convolution's count does not depend on H and W: the same weights slide over "
+        "every position. It still does a lot of work: with 'same' padding its output is "
+        f"H×W×F, so `{arithmetic.conv_macs_text((h, w), c, filters, k)}` multiply-adds."
+    )
+except ParameterError as err:
+    st.error(f"These numbers do not make a layer. {err}", icon=":material/block:")
+
+# --- timeline ------------------------------------------------------------------------------------
+st.subheader("From LeNet to ResNet")
+params = [totals[model]["params"] if model else GOOGLENET_PARAMS
+          for _, _, model, _ in MILESTONES]
+st.plotly_chart(structure.timeline_figure(MILESTONES, params), key=P + "timeline")
+st.dataframe(
+    [{"year": year, "network": label, "parameters": p, "what it introduced": note}
+     for (label, year, _, note), p in zip(MILESTONES, params, strict=True)],
+    hide_index=True,
+    column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                   "year": st.column_config.NumberColumn(format="plain")},
+)
+st.caption(
+    "Parameter counts are those of the networks on the Models page (LeNet-5 in its 28×28 "
+    "form, ResNet-18 for ResNet); GoogLeNet's is torchvision's count without its auxiliary "
+    f"classifiers ({GOOGLENET_PARAMS:,})."
+)
+
+publish(PARAMS)
