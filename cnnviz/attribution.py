@@ -277,6 +277,106 @@ def grad_cam(model: nn.Module, image_tensor: torch.Tensor, target: int, layer: s
     return normalise(upsample(cam, tuple(x.shape[2:]))[0, 0])
 
 
+def grad_cam_native(model: nn.Module, image_tensor: torch.Tensor, target: int, layer: str
+                    ) -> np.ndarray:
+    """Grad-CAM of class ``target`` at ``layer`` at the layer's own resolution: float32 (h, w).
+
+    The map ``grad_cam`` computes before upsampling, ReLU(sum_k alpha_k A_k) on the layer's
+    (h, w) grid (e.g. 8x8 for the shapes model's relu4), not normalised: its values are in the
+    layer's units, so maps of one layer can be compared. ``normalise(upsample(...))`` of it is
+    exactly ``grad_cam``. Thread-safe; leaves no hooks on ``model``.
+    """
+    x = _check_input(image_tensor)
+    get_layer(model, layer)
+    with borrowed(model) as net:
+        cam = _grad_cam_batch(net, x, [target], layer)  # (1, 1, h, w)
+    return cam[0, 0].numpy().astype(np.float32)
+
+
+def grad_cam_layers(model: nn.Module, image_tensor: torch.Tensor, target: int,
+                    layers: list[str]) -> list[np.ndarray]:
+    """``grad_cam_native`` at every layer in ``layers`` from one forward and one backward pass:
+    a list of float32 (h_i, w_i) maps, in the order of ``layers``.
+
+    One pass instead of one per layer, so the "every layer at once" strip of a 26-layer VGG
+    costs about what one Grad-CAM does. Thread-safe; leaves no hooks on ``model``.
+    """
+    x = _check_input(image_tensor)
+    for layer in layers:
+        get_layer(model, layer)
+    if not layers:
+        return []
+    with borrowed(model) as net:
+        captured: dict[str, list[tuple[torch.Tensor, int]]] = {name: [] for name in layers}
+
+        def keeper(name: str):
+            def keep(_module, _inputs, output):
+                if isinstance(output, torch.Tensor):
+                    captured[name].append((output, output._version))
+            return keep
+
+        handles = [get_layer(net, name).register_forward_hook(keeper(name)) for name in layers]
+        try:
+            logits = net(x)  # (1, n_classes)
+        finally:
+            for handle in handles:
+                handle.remove()
+        activations = []
+        for name in layers:
+            if len(captured[name]) != 1:
+                raise ValueError(f"layer {name!r} gave {len(captured[name])} tensor outputs in "
+                                 "one forward pass; Grad-CAM needs exactly one")
+            activation, version = captured[name][0]
+            if activation._version != version or activation.ndim != 4:
+                raise ValueError(f"Grad-CAM cannot read the output of layer {name!r} (it is "
+                                 "overwritten in place, or not a (1, K, h, w) map)")
+            activations.append(activation)
+        target = _check_target(target, logits.shape[1])
+        grads = torch.autograd.grad(logits[0, target], activations, allow_unused=True)
+        maps = []
+        for activation, grad in zip(activations, grads, strict=True):
+            if grad is None:
+                cam = torch.zeros_like(activation[:, :1])
+            else:
+                weights = grad.mean(dim=(2, 3), keepdim=True)  # alpha_k^c, eq. (1)
+                cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))  # eq. (2)
+            maps.append(cam[0, 0].detach().numpy().astype(np.float32))
+    return maps
+
+
+#: Module types whose outputs are offered as Grad-CAM layers besides the convolutions.
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU)
+
+
+def cam_layers(model: nn.Module, input_shape: tuple[int, int, int]
+               ) -> list[tuple[str, tuple[int, int]]]:
+    """The layers Grad-CAM can be computed at, input end first, with their maps' (h, w).
+
+    Every convolution, every nonlinearity right after one (with a 2-D map), and every
+    top-level stage (ResNet's ``layer1`` ... ``layer4``) that runs once. A module run twice
+    (the ReLU a ResNet block shares) is left out. One forward pass on zeros of
+    ``(1, *input_shape)``: pass ``cnnviz.models.architecture(name)`` (meta device, no memory,
+    no hooks on the shared model).
+    """
+    from cnnviz.inspect import layer_table
+
+    modules = dict(model.named_modules())
+    rows = layer_table(model, input_shape)  # in call order: a stage before its children
+    chosen = []
+    for row in rows:
+        shape = row["output_shape"]
+        if row["calls"] != 1 or shape is None or len(shape) != 3:
+            continue
+        name = row["name"]
+        stage = not row["is_leaf"] and row["depth"] == 1
+        if isinstance(modules[name], (nn.Conv2d, *_ACTIVATIONS)) or stage:
+            # a stage's output comes after its last child's: order by that
+            done = max(i for i, r in enumerate(rows)
+                       if r["name"] == name or r["name"].startswith(name + "."))
+            chosen.append((done, name, (int(shape[1]), int(shape[2]))))
+    return [(name, size) for _, name, size in sorted(chosen, key=lambda c: c[0])]
+
+
 # --- captum methods ----------------------------------------------------------------------------
 
 
@@ -351,6 +451,13 @@ def integrated_gradients(model: nn.Module, image_tensor: torch.Tensor, target: i
 def _default_window(size: int) -> int:
     """An occlusion window an eighth of the image side (at least 2 pixels)."""
     return max(2, -(-size // 8))
+
+
+def default_occlusion(shape: tuple[int, int]) -> tuple[int, int]:
+    """(window, stride) ``occlusion`` uses by default on an (H, W) input: an eighth of the
+    shorter side, moved by half of it."""
+    window = _default_window(min(shape))
+    return window, max(1, window // 2)
 
 
 def occlusion_windows(shape: tuple[int, int], window: int, stride: int) -> int:
@@ -699,9 +806,13 @@ __all__ = [
     "PointingGame",
     "RandomisationCheck",
     "borrowed",
+    "cam_layers",
+    "default_occlusion",
     "deletion_curve",
     "get_layer",
     "grad_cam",
+    "grad_cam_layers",
+    "grad_cam_native",
     "guided_grad_cam",
     "hook_count",
     "integrated_gradients",

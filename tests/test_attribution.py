@@ -85,6 +85,52 @@ def test_grad_cam_is_the_hand_map_upsampled_and_normalised(target):
     np.testing.assert_allclose(heat, expected, atol=1e-6)
 
 
+def test_native_grad_cam_is_the_hand_map_at_the_layer_resolution():
+    for target, expected in enumerate(HAND_CAMS):
+        native = attribution.grad_cam_native(tiny_model(), TINY_X, target, "conv")
+        assert native.dtype == np.float32 and native.shape == (3, 3)
+        np.testing.assert_allclose(native, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, side", [("relu4", 8), ("relu2", 32), ("conv1", 64)])
+def test_native_grad_cam_upsampled_bilinearly_is_grad_cam(layer, side):
+    model = load_model("shapes")
+    x = preprocess("shapes", shapes_heldout()[0][3])
+    native = attribution.grad_cam_native(model, x, 2, layer)
+    assert native.shape == (side, side)  # the layer's own grid, not the input's
+    up = attribution.upsample(torch.from_numpy(native)[None, None], (64, 64))[0, 0]
+    np.testing.assert_allclose(attribution.normalise(up), attribution.grad_cam(model, x, 2, layer),
+                               atol=1e-6)
+    assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("name", ["digits", "shapes", "resnet18"])
+def test_every_layer_at_once_equals_one_layer_at_a_time(name):
+    from cnnviz.models import architecture
+
+    spec = MODELS[name]
+    layers = attribution.cam_layers(architecture(name), spec.input_size)
+    names = [layer for layer, _ in layers]
+    assert RECOMMENDED_LAYERS[name] in names
+    model = load_model(name)
+    x = torch.randn(1, *spec.input_size, generator=torch.Generator().manual_seed(1))
+    picked = names if name != "resnet18" else names[-6:]  # keep the test quick
+    maps = attribution.grad_cam_layers(model, x, 3, picked)
+    for layer, native in zip(picked, maps, strict=True):
+        assert native.shape == dict(layers)[layer]
+        np.testing.assert_allclose(native, attribution.grad_cam_native(model, x, 3, layer),
+                                   rtol=1e-4, atol=1e-6)
+    assert hook_count(model) == 0
+
+
+def test_the_layer_choices_of_the_shapes_model():
+    from cnnviz.models import architecture
+
+    assert attribution.cam_layers(architecture("shapes"), (3, 64, 64)) == [
+        ("conv1", (64, 64)), ("relu1", (64, 64)), ("conv2", (32, 32)), ("relu2", (32, 32)),
+        ("conv3", (16, 16)), ("relu3", (16, 16)), ("conv4", (8, 8)), ("relu4", (8, 8))]
+
+
 def test_a_map_without_positive_evidence_is_all_zeros_not_nan():
     heat = attribution.grad_cam(tiny_model(), TINY_X, 2, "conv")
     assert heat.dtype == np.float32 and heat.shape == (4, 4)

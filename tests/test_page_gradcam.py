@@ -1,0 +1,158 @@
+"""The Grad-CAM page in AppTest: targets, layers at their own resolution, URL state, checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import RECOMMENDED_LAYERS, attribution, load_model, predict
+from cnnviz.models import MODELS
+from ui import state
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/gradcam.py"
+pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
+
+
+def _open(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [m.value for m in at.subheader]
+                     + [c.value for c in at.caption])
+
+
+def _warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_shapes_by_default_explains_the_predicted_class_at_the_recommended_layer():
+    at = _open(sample="shape_star")
+    assert at.title[0].value == "Grad-CAM"
+    assert at.selectbox(key="gradcam.model").value == "shapes"
+    assert at.select_slider(key="gradcam.layer").value == RECOMMENDED_LAYERS["shapes"]
+    assert at.selectbox(key="gradcam.class").value == -1  # "predicted"
+    image = at.session_state[state.IMAGE].pixels
+    probs = predict("shapes", image)
+    predicted = MODELS["shapes"].class_names[int(np.argmax(probs))]
+    assert predicted == "star"
+    assert f"Grad-CAM of “{predicted}” at relu4" in _text(at)
+    assert at.metric[0].label == f"P({predicted})"
+    assert at.metric[0].value == f"{probs.max():.1%}"
+    assert not at.error and not _warnings(at)
+    assert "untrained" not in _warnings(at)
+
+
+@pytest.mark.parametrize("layer", ["conv1", "relu2", "conv3", "relu4"])
+def test_the_native_map_has_the_layers_spatial_size(layer):
+    at = _open(sample="shape_star", layer=layer)
+    from ui import attribution_maps as maps
+
+    image = at.session_state[state.IMAGE]
+    x = maps.model_input("shapes", image.digest, image.pixels)
+    native, heat = maps.grad_cam("shapes", image.digest, layer, 3, x)
+    size = dict(attribution.cam_layers(load_model("shapes"), (3, 64, 64)))[layer]
+    assert native.shape == size and heat.shape == (64, 64)
+    assert f"At the layer's own resolution: {size[0]}×{size[1]}" in str(
+        at.get("plotly_chart")[1].proto.spec)
+    assert at.select_slider(key="gradcam.layer").value == layer
+
+
+def test_url_seeds_model_layer_class_and_methods():
+    at = _open(sample="digit_3", model="digits", layer="conv2", **{"class": "7"},
+               method="saliency,integrated_gradients", steps="8")
+    assert at.selectbox(key="gradcam.model").value == "digits"
+    assert at.select_slider(key="gradcam.layer").value == "conv2"
+    assert at.selectbox(key="gradcam.class").value == 7
+    assert at.multiselect(key="gradcam.methods").value == ["saliency", "integrated_gradients"]
+    assert at.number_input(key="gradcam.steps").value == 8
+    assert "Grad-CAM of “7” at conv2" in _text(at)
+    assert "Convergence delta" in _text(at)
+    assert not at.error and not _warnings(at)
+    assert at.query_params["layer"] == "conv2"
+
+
+def test_class_by_name_and_changing_the_layer_rewrites_the_url():
+    at = _open(sample="shape_star", **{"class": "circle"})
+    assert at.selectbox(key="gradcam.class").value == 0
+    at.select_slider(key="gradcam.layer").set_value("conv2").run()
+    _no_exception(at)
+    assert at.query_params["layer"] == "conv2"
+    assert at.query_params["class"] == "circle"
+
+
+@pytest.mark.parametrize("query", [
+    {"model": "<script>alert(1)</script>"},
+    {"layer": "fc"},
+    {"class": "dragon", "alpha": "2", "colormap": "rainbow!!", "method": "grad_cam,evil"},
+    {"window": "-4", "stride": "9999", "steps": "0"},
+])
+def test_hostile_links_fall_back_with_a_notice(query):
+    at = _open(**query)
+    assert "defaults are shown" in _warnings(at)
+    assert "<script>" not in _warnings(at)
+    assert at.selectbox(key="gradcam.model").value == "shapes"
+    assert at.select_slider(key="gradcam.layer").value == "relu4"
+
+
+def test_digits_renders():
+    at = _open(sample="digit_7", model="digits")
+    assert at.select_slider(key="gradcam.layer").value == "relu2"
+    assert "Grad-CAM of “7” at relu2" in _text(at)
+    assert not at.error
+
+
+def test_untrained_resnet_gets_the_badge_and_the_warning():
+    at = _open(model="resnet18", method="saliency")
+    assert at.select_slider(key="gradcam.layer").value == "layer4"
+    assert "random weights" in _warnings(at)
+    assert not at.error
+
+
+def test_switching_model_resets_the_layer_and_class():
+    at = _open(sample="shape_star", layer="conv2", **{"class": "square"})
+    at.selectbox(key="gradcam.model").set_value("digits").run()
+    _no_exception(at)
+    assert at.select_slider(key="gradcam.layer").value == "relu2"
+    assert at.selectbox(key="gradcam.class").value == -1  # predicted
+    assert "layer" not in at.query_params and "class" not in at.query_params
+    assert not _warnings(at)
+
+
+def test_trust_checks_on_demand():
+    at = _open(sample="shape_star")
+    assert not [m for m in at.metric if m.label.startswith("Peaks")]
+    at.button(key="gradcam.point_button").click().run()
+    at.button(key="gradcam.rand_button").click().run()
+    at.button(key="gradcam.del_button").click().run()
+    _no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    score = float(metrics["Peaks inside the object's box"].rstrip("%")) / 100
+    assert score >= 0.9
+    assert -1 <= float(metrics["Rank correlation (Spearman)"]) <= 1
+    grad_auc = float(metrics["Area under the curve, Grad-CAM"])
+    random_auc = float(metrics["Area, a random map"])
+    assert 0 <= grad_auc < random_auc  # the trained shapes model deletes faster
+    assert not at.error
+
+
+def test_occlusion_runs_with_its_window_and_stride():
+    at = _open(sample="shape_star", method="occlusion", window="16", stride="8")
+    assert at.number_input(key="gradcam.window").value == 16
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Occluded images"] == "49"
+    assert not at.error
