@@ -2,7 +2,8 @@
 
 The real app runs under ``streamlit run`` with CNNVIZ_TIMING=1, so ``app.py`` prints
 how long each rerun took on the server. Chromium opens the Convolution page on the
-astronaut (512×512×3) with a 3×3 and an 11×11 kernel and presses the bias "+" button
+astronaut (512×512×3) with a 3×3 preset (box blur) and an 11×11 custom kernel (so the
+grid editor is drawn too) and presses the bias "+" button
 several times: every press is a rerun with new settings (nothing cached for it).
 It also prints the bytes of the Plotly figures the page sends to the browser.
 
@@ -94,9 +95,10 @@ def server_reruns(pinned: bool) -> dict[int, list[float]]:
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
             for k in (3, 11):
-                weights = ";".join([" ".join(["1"] * k)] * k)
-                page.goto(f"{url}/convolution?sample=astronaut&kernel=custom&weights={weights}"
-                          "&padding=same")
+                # 3×3: a preset (box blur); 11×11: a custom kernel, so the grid editor too
+                kernel = ("kernel=box_blur" if k == 3 else "kernel=custom&weights="
+                          + ";".join([" ".join(["1"] * k)] * k))
+                page.goto(f"{url}/convolution?sample=astronaut&{kernel}&padding=same")
                 page.get_by_text("Step through, window by window").wait_for(timeout=120_000)
                 page.wait_for_selector(idle)
                 page.wait_for_timeout(1000)

@@ -31,11 +31,18 @@ MAX_TEXT_CELLS = 144
 
 
 def value_range(values: np.ndarray) -> tuple[float, float, bool]:
-    """(zmin, zmax, diverging) for a map: symmetric around 0 when it has both signs."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    """(zmin, zmax, diverging) for a map: symmetric around 0 when it has both signs.
+
+    Infinite and NaN values (max pooling's -inf padding) are left out.
+    """
+    if values.size == 0:
         return 0.0, 1.0, False
-    lo, hi = float(finite.min()), float(finite.max())
+    lo, hi = float(values.min()), float(values.max())  # two passes, no copy: the common case
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return 0.0, 1.0, False
+        lo, hi = float(finite.min()), float(finite.max())
     if lo < 0 < hi:
         m = max(-lo, hi)
         return -m, m, True

@@ -31,6 +31,9 @@ from cnnviz.ops import (
 
 Region = tuple[int, int, int, int]
 CACHE = dict(max_entries=64, ttl=3600, show_spinner=False)
+# Step data is kept as objects too (cache_resource, not cache_data): pickling a 6 MB padded
+# image on every cache write cost a quarter of a rerun. Its arrays are read-only.
+STEPS = dict(max_entries=32, ttl=3600, show_spinner=False)
 # Figures are kept as objects (cache_resource): pickling them on every hit would cost more
 # than building them. Callers only read them.
 FIGURES = dict(max_entries=32, ttl=3600, show_spinner=False)
@@ -71,11 +74,12 @@ def conv_result(values: Values, params: ConvParams, region: Region, relu: bool):
     return _conv_result(values.array, values.key, params, region, relu)
 
 
-@st.cache_data(**CACHE)
+@st.cache_resource(**STEPS)
 def _conv_result(_array: np.ndarray, key: str, params: ConvParams, region: Region, relu: bool):
     steps = conv_steps(_array, params.kernel_array, **params.options(), region=region,
                        output_dtype=np.float32)
     output = np.maximum(steps.output, 0) if relu else steps.output
+    output.setflags(write=False)
     return steps, output
 
 
@@ -99,7 +103,7 @@ def pool_result(values: Values, params: PoolParams, region: Region) -> PoolSteps
     return _pool_result(values.array, values.key, params, region)
 
 
-@st.cache_data(**CACHE)
+@st.cache_resource(**STEPS)
 def _pool_result(_array: np.ndarray, key: str, params: PoolParams, region: Region) -> PoolSteps:
     return pool_steps(_array, **params.options(), region=region)
 
