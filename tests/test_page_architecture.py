@@ -3,30 +3,23 @@ convolution calculator and the timeline."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import markdown_text, open_page
+
 from cnnviz.models import MODELS, load_model
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/architecture.py"
 PUBLISHED = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512}
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
-def _markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+_markdown = markdown_text
 
 
 def _frame(at: AppTest, column: str):

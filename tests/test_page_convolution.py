@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,25 +10,19 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import markdown_text, open_page
+
 from cnnviz.kernels import PRESETS
 from ui import state
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/convolution.py"
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
-def _markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+_markdown = markdown_text
 
 
 def _shown_output_size(at: AppTest) -> tuple[int, int]:

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import open_page
+
 from cnnviz.filters import kernel_of
 from cnnviz.inspect import feature_maps
 from cnnviz.kernels import format_kernel_slices, parse_kernel_slices
@@ -21,13 +23,7 @@ PAGE = "pages/feature_maps.py"
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
 def _charts(at: AppTest) -> list[dict]:

@@ -4,27 +4,21 @@ layers, the URL and bad links."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import open_page
+
 from cnnviz.filters import closest_filters, conv_weights
 from cnnviz.models import load_model
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/filters.py"
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
 def _charts(at: AppTest) -> list[dict]:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.apptest import markdown_text, open_page
+
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/models.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pages/models.py", **query)
 
 
-def _text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+_text = markdown_text
 
 
 def test_digits_is_trained_with_its_card_and_top3():

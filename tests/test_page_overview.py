@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import open_page
 
 from cnnviz.activations import overview_layers
 from cnnviz.models import load_model, predict
 from ui import state
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/overview.py"
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
 def _charts(at: AppTest) -> list[dict]:

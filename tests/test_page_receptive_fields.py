@@ -4,31 +4,24 @@ the link and the box it draws, bad links."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import markdown_text, open_page
 
 from cnnviz import unit_receptive_box
 from cnnviz.models import MODELS, load_model
 from cnnviz.plots import HIGHLIGHT
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/receptive_fields.py"
 
 
 def _open(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, **query)
 
 
-def _markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+_markdown = markdown_text
 
 
 def _table(at: AppTest):
