@@ -34,3 +34,15 @@ def _apptest_runs_main_script_with_pages_folder():
     PagesManager.__init__ = init
     yield
     PagesManager.__init__ = original_init
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and a busy shared machine makes two erratic.
+    Modules that train or time models ask for it with ``pytestmark``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -24,13 +24,7 @@ from cnnviz.models import (
 from cnnviz.models.preprocessing import MNIST_MEAN, MNIST_STD, mnist_digit
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and a busy shared machine makes two erratic."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

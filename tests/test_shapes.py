@@ -19,12 +19,7 @@ from cnnviz.samples import SAMPLES, load_sample
 from cnnviz.training import ShapesConfig, load_shapes_data, random_symmetry, train_shapes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---------------------------------------------------------------- the generator

@@ -15,12 +15,7 @@ from cnnviz.models.preprocessing import mnist_digit
 from cnnviz.training import TrainConfig, load_digit_data, random_affine, train_digits
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 QUICK = TrainConfig(epochs=2, max_train_images=256, batch_size=64)
