@@ -292,9 +292,7 @@ def conv2d(
     Returns (H_out, W_out) of `dtype`: cross-correlation plus `bias`, computed by
     torch.nn.functional.conv2d. Impossible settings raise ParameterError.
     """
-    torch_dtype = _TORCH_DTYPES.get(np.dtype(dtype))
-    if torch_dtype is None:
-        raise ParameterError("conv2d computes in float64 or float32.")
+    torch_dtype = _torch_dtype(dtype)
     img = _as_image(image)
     k = _as_kernel(kernel, img.shape[2])
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
@@ -315,6 +313,14 @@ def _conv_padded(x: torch.Tensor, k: np.ndarray, bias: float, geo: _ConvGeometry
 
 
 _TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+
+
+def _torch_dtype(dtype: type) -> torch.dtype:
+    """The torch dtype of conv2d's `dtype`; ParameterError for anything but float64/32."""
+    torch_dtype = _TORCH_DTYPES.get(np.dtype(dtype))
+    if torch_dtype is None:
+        raise ParameterError("conv2d computes in float64 or float32.")
+    return torch_dtype
 
 
 def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
@@ -497,9 +503,7 @@ def conv_steps(
     out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(
         geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
     )
-    torch_dtype = _TORCH_DTYPES.get(np.dtype(output_dtype))
-    if torch_dtype is None:
-        raise ParameterError("conv2d computes in float64 or float32.")
+    torch_dtype = _torch_dtype(output_dtype)
     x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp), padded once for both uses
     padded = x[0].numpy().transpose(1, 2, 0)  # (Hp, Wp, C): a view of x, not a copy
     output = _conv_padded(x, k, bias, geo, torch_dtype)  # exactly what conv2d computes
