@@ -24,17 +24,7 @@ os.environ.setdefault("CNNVIZ_OFFLINE", "1")  # random ResNet weights rather tha
 
 from cnnviz import attribution, datasets  # noqa: E402
 from cnnviz.models import load_model, preprocess  # noqa: E402
-
-
-def median_ms(call, n: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+from timing import median_ms  # noqa: E402  (bench/timing.py)
 
 
 def main() -> None:

@@ -33,17 +33,9 @@ from cnnviz.inspect import (  # noqa: E402
     receptive_field_table,
 )
 from cnnviz.models import MODELS, load_model  # noqa: E402
+from timing import median_ms  # noqa: E402  (bench/timing.py)
 
 CASES = [("digits", "pool2"), ("resnet18", "layer4")]
-
-
-def median_ms(call, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def cold_ms(model, call, n: int = 5) -> float:

@@ -21,15 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from cnnviz import datasets, shapes  # noqa: E402
 from cnnviz.samples import load_sample  # noqa: E402
 from cnnviz.models import MODELS, load_model, predict  # noqa: E402
-
-
-def median_ms(call, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+from timing import median_ms  # noqa: E402  (bench/timing.py)
 
 
 def main() -> None:
