@@ -8,7 +8,7 @@ import cv2
 import streamlit as st
 import torch
 
-from ui import boot, catalog, sidebar
+from ui import boot, catalog, present, sidebar
 
 # One torch thread per rerun. Streamlit runs every session's rerun on a thread of its own;
 # on 2 cores torch's own thread pool only fights them (a 512×512 conv step-through takes
@@ -17,8 +17,7 @@ torch.set_num_threads(1)
 cv2.setNumThreads(1)  # the same for OpenCV's filters
 boot.freeze_startup_objects()
 
-st.set_page_config(page_title="cnnviz: CNNs explained", page_icon=":material/grid_on:",
-                   layout="wide")
+present.page_config()  # before anything is drawn: presenter links open with the sidebar shut
 
 pages = [
     st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=(p is catalog.HOME))
@@ -27,4 +26,5 @@ pages = [
 with boot.timed_rerun():
     navigation = st.navigation(pages)
     sidebar.image_picker()
+    present.controls()  # presenter switch, copy-link button, keyboard stepping
     navigation.run()

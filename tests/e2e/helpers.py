@@ -16,7 +16,8 @@ def wait_idle(page: Page, timeout: float = 60_000) -> None:
 
 def open_app(page: Page, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector('[data-testid="stSidebar"]', timeout=60_000)
+    # attached, not visible: presenter links open with the sidebar folded away
+    page.wait_for_selector('[data-testid="stSidebar"]', timeout=60_000, state="attached")
     wait_idle(page)
 
 
