@@ -24,7 +24,7 @@ os.environ.setdefault("CNNVIZ_OFFLINE", "1")  # random ResNet weights rather tha
 
 from cnnviz import attribution, datasets  # noqa: E402
 from cnnviz.models import load_model, preprocess  # noqa: E402
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, record  # noqa: E402  (bench/timing.py)
 
 
 def main() -> None:
@@ -63,6 +63,8 @@ def main() -> None:
             ms = median_ms(call, n, warmup=1 if n < 5 else 3)
             goal = f"< {target} ms" if target else ""
             print(f"{name:<46}{threads:>8}{ms:>9.1f} ms{goal:>12}")
+            if target or threads == 1:
+                record(f"`{name}`", ms, "ms", target, note=f"{threads} thread(s)")
 
     torch.set_num_threads(1)
     _, delta = attribution.integrated_gradients(resnet, x_photo, 7, steps=32, return_delta=True)
@@ -82,6 +84,9 @@ def main() -> None:
         seconds = time.perf_counter() - start
         mark = "  <- recommended" if layer == attribution.RECOMMENDED_LAYERS["shapes"] else ""
         print(f"{layer:<8}{result.hits:>8}{result.score:>9.1%}{seconds:>10.2f}{mark}")
+        if mark:
+            record(f"Pointing game, Grad-CAM at `{layer}`, 1,000 held-out shapes",
+                   100 * result.score, "%", 90, at_least=True, note=f"{seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from test_images import BAD_INPUTS  # noqa: E402  (the test corpus, made in memo
 from cnnviz import ImageError, load_image  # noqa: E402
 from cnnviz.images import encode_png  # noqa: E402
 from cnnviz.samples import load_sample  # noqa: E402
+from timing import record  # noqa: E402  (bench/timing.py)
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
         worst = max(worst, ms)
         print(f"{name:<26} {result:<11} {ms:>8.2f}")
     print(f"slowest: {worst:.1f} ms (target: under 1,000 ms each)")
+    record(f"`load_image`, slowest of {len(cases)} hostile and valid inputs", worst, "ms", 1000)
 
 
 if __name__ == "__main__":

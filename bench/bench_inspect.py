@@ -33,7 +33,7 @@ from cnnviz.inspect import (  # noqa: E402
     receptive_field_table,
 )
 from cnnviz.models import MODELS, load_model  # noqa: E402
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, record  # noqa: E402  (bench/timing.py)
 
 CASES = [("digits", "pool2"), ("resnet18", "layer4")]
 
@@ -82,6 +82,8 @@ def main() -> None:
         print(f"\n{name} {shape}")
         for label, ms in rows:
             print(f"  {label:<38} {ms:8.1f}")
+            record(f"`{label.split(' (')[0]}` on {name}" + (" (cold)" if "cold" in label else ""),
+                   ms, "ms")
 
 
 if __name__ == "__main__":

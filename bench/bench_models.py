@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from cnnviz import datasets, shapes  # noqa: E402
 from cnnviz.samples import load_sample  # noqa: E402
 from cnnviz.models import MODELS, load_model, predict  # noqa: E402
-from timing import median_ms  # noqa: E402  (bench/timing.py)
+from timing import median_ms, record  # noqa: E402  (bench/timing.py)
 
 
 def main() -> None:
@@ -57,6 +57,12 @@ def main() -> None:
           f"{args.threads} thread(s)")
     canvas_ms = median_ms(lambda: predict("digits", canvas), args.calls)
     print(f"predict 280x280 RGB    {canvas_ms:.3f} ms median of {args.calls}")
+    record("`predict(\"digits\")`, 28×28", small_ms, "ms", 5)
+    record("digits: held-out accuracy (model card)", 100 * card["heldout_accuracy"], "%", 98,
+           at_least=True)
+    record("digits: training time (model card)", card["training_seconds"], "s", 180,
+           note=f"{card['epochs']} epochs, {card['torch_threads']} thread(s)")
+    record("digits: weights on disk", spec.weights.path.stat().st_size / 1e6, "MB", 2)
 
     spec = MODELS["shapes"]
     card = json.loads(spec.card.read_text())
@@ -69,6 +75,10 @@ def main() -> None:
           f"{card['parameter_count']:,} parameters, trained in {card['training_seconds']:.1f} s "
           f"({card['epochs']} epochs, {card['torch_threads']} thread(s)), "
           f"held-out accuracy {card['heldout_accuracy']:.2%} (card)")
+    record("shapes: held-out accuracy (model card)", 100 * card["heldout_accuracy"], "%", 95,
+           at_least=True)
+    record("shapes: training time (model card)", card["training_seconds"], "s", 180,
+           note=f"{card['epochs']} epochs, {card['torch_threads']} thread(s)")
 
     # resnet18 at 224x224: the latency does not depend on the weights, so random weights
     # (offline, no cache) measure the same as ImageNet ones. Target (issue 4): < 60 ms.
@@ -80,6 +90,8 @@ def main() -> None:
     pretrained = getattr(load_model("resnet18"), "cnnviz_pretrained", False)
     print(f"resnet18: {resnet_ms:.1f} ms predict 224x224 RGB (median, {args.threads} thread(s), "
           f"{'ImageNet' if pretrained else 'random'} weights; target < 60 ms)")
+    record("`predict(\"resnet18\")` at 224×224", resnet_ms, "ms", 60,
+           note=f"{args.threads} thread(s)")
 
 
 if __name__ == "__main__":
