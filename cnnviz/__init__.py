@@ -131,3 +131,22 @@ __all__ += [
     "COLORMAPS",
     "overlay",
 ]
+
+# What a channel detects: an input synthesised to excite it, and the dataset patches that do.
+from cnnviz.channels import (  # noqa: E402
+    MaximiseConfig,
+    Synthesis,
+    TopPatches,
+    channel_peaks,
+    maximise_channel,
+    top_patches,
+)
+
+__all__ += [
+    "MaximiseConfig",
+    "Synthesis",
+    "TopPatches",
+    "channel_peaks",
+    "maximise_channel",
+    "top_patches",
+]

@@ -1308,3 +1308,91 @@ def deletion_figure(fractions: Sequence[float], probabilities: Sequence[float], 
         yaxis=dict(range=[0, 1], tickformat=".0%", title=dict(text=f"probability of {label}")),
     )
     return RawFigure(dict(data=data, layout=layout))
+
+
+# --- what a channel detects ---------------------------------------------------------------
+
+#: The two greys of the checkerboard that marks pixels outside the image in a patch.
+OUTSIDE_RGB = ((205, 205, 205), (160, 160, 160))
+OBJECTIVE_COLOUR = "#1f77b4"
+PATCH_FRAME = "#666666"
+
+
+def patch_grid(crops: np.ndarray, inside: np.ndarray, *, titles: Sequence[str],
+               origins: Sequence[tuple[int, int]] | None = None, columns: int = 3,
+               cell_px: int = 150, title: str = "") -> RawFigure:
+    """Image patches in a grid, pixels outside the image drawn as a grey checkerboard.
+
+    crops: uint8 (k, h, w, 3); inside: bool (k, h, w), False where a patch reaches past the
+    image border (e.g. a receptive field in the padding); titles: k titles. origins: the
+    (row, col) of each patch's top-left pixel in its image, so hovering gives image
+    coordinates (default (0, 0)).
+    """
+    crops = np.asarray(crops, dtype=np.uint8)
+    inside = np.asarray(inside, dtype=bool)
+    if crops.ndim != 4 or crops.shape[3] != 3 or inside.shape != crops.shape[:3]:
+        raise ValueError(f"expected crops (k, h, w, 3) and inside (k, h, w), got {crops.shape} "
+                         f"and {inside.shape}")
+    k, h, w = inside.shape
+    cols = max(1, min(columns, k))
+    rows = -(-k // cols)
+    axes, cells, notes = _grid([1.0] * cols, rows, set(),
+                               {(i // cols, i % cols): titles[i] for i in range(k)},
+                               h_space=0.03, v_space=0.3 / rows if rows > 1 else 0.0)
+    for note in notes:
+        note.update(font=dict(size=12), yshift=2)
+    checker = (np.add.outer(np.arange(h), np.arange(w)) % 2).astype(bool)  # (h, w)
+    origins = list(origins) if origins is not None else [(0, 0)] * k
+    data: list[dict] = []
+    for i in range(k):
+        cell = cells[(i // cols, i % cols)]
+        rgb = crops[i].copy()
+        outside = ~inside[i]
+        rgb[outside & checker] = OUTSIDE_RGB[0]
+        rgb[outside & ~checker] = OUTSIDE_RGB[1]
+        r0, c0 = (int(v) for v in origins[i])
+        data.append(dict(type="image", source=_png_uri(rgb), x0=c0, y0=r0, dx=1, dy=1,
+                         name=titles[i], hovertemplate="pixel (row %{y}, col %{x})"
+                         "<extra></extra>", **_on(cell)))
+        xs, ys = _box_path((r0, r0 + h, c0, c0 + w))  # a frame: white ink meets white paper
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
+                         line=dict(color=PATCH_FRAME, width=1), showlegend=False, **_on(cell)))
+        _square(axes, cell, (r0, r0 + h), (c0, c0 + w))
+        _hide_ticks(axes, cell)
+        for kind in "xy":
+            axes[_axis_name(kind, cell)].update(ticks="", showgrid=False)
+    for i in range(k, rows * cols):
+        cell = cells[(i // cols, i % cols)]
+        axes[_axis_name("x", cell)]["visible"] = False
+        axes[_axis_name("y", cell)]["visible"] = False
+    layout = dict(axes, annotations=notes, showlegend=False,
+                  height=rows * cell_px + 30 + (30 if title else 0),
+                  margin=dict(l=5, r=5, t=30 + (30 if title else 0), b=5))
+    if title:
+        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
+    return RawFigure(dict(data=data, layout=layout))
+
+
+def objective_curve(history: Sequence[float], *, start: float | None = None, title: str = "",
+                    height: int = 220) -> RawFigure:
+    """The objective of a gradient ascent, step by step (``channels.Synthesis.history``).
+
+    start: the objective of the starting image, drawn as a dashed line.
+    """
+    values = [round(float(v), 6) for v in history]
+    steps = list(range(1, len(values) + 1))
+    data = [dict(type="scatter", x=steps, y=values, mode="lines",
+                 line=dict(color=OBJECTIVE_COLOUR, width=2), name="objective",
+                 hovertemplate="step %{x}: %{y:.4g}<extra></extra>")]
+    shapes = []
+    if start is not None:
+        shapes.append(dict(type="line", xref="paper", x0=0, x1=1, yref="y", y0=float(start),
+                           y1=float(start), line=dict(color="gray", dash="dash", width=1)))
+    layout = dict(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False,
+        shapes=shapes, xaxis=dict(title=dict(text="step"), rangemode="tozero"),
+        yaxis=dict(title=dict(text="objective")),
+    )
+    if title:
+        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
+    return RawFigure(dict(data=data, layout=layout))

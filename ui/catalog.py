@@ -23,6 +23,12 @@ HOME = PageInfo(
 #: The lesson pages, in the order a lecture uses them.
 LESSON: list[PageInfo] = [
     PageInfo(
+        "pages/learn.py", "Learn", ":material/school:", "learn",
+        "A guided tour for a student on their own: nine steps from why images need "
+        "convolutions to transfer learning, each opening a page with the right settings and "
+        "something to try there.",
+    ),
+    PageInfo(
         "pages/convolution.py", "Convolution", ":material/grid_on:", "convolution",
         "A kernel slides over your image: watch every multiply and sum, with stride, "
         "padding, dilation and colour channels, and the output-size formula with real numbers.",
@@ -53,6 +59,12 @@ LESSON: list[PageInfo] = [
         "nobody told the network to look for edges.",
     ),
     PageInfo(
+        "pages/channels.py", "What a channel detects", ":material/auto_awesome:", "channels",
+        "Ask the network: an input synthesised by gradient ascent to excite one channel. Ask "
+        "the data: the nine MNIST digits that excite it most, cut to the unit's receptive "
+        "field.",
+    ),
+    PageInfo(
         "pages/receptive_fields.py", "Receptive fields", ":material/center_focus_strong:",
         "receptive_fields",
         "How much of the image one unit sees: three 3×3 convolutions see 3 → 5 → 7 pixels "
@@ -74,6 +86,12 @@ LESSON: list[PageInfo] = [
         "pages/training.py", "Training", ":material/model_training:", "training",
         "Train the digits network in your browser session and watch edge detectors emerge "
         "from noise in the first layer.",
+    ),
+    PageInfo(
+        "pages/quiz.py", "Quiz", ":material/quiz:", "quiz",
+        "Five questions with new numbers every time (parameter counts, output sizes, pooling, "
+        "receptive fields) and a few ideas from the lesson; a wrong answer gets the worked "
+        "solution.",
     ),
 ]
 
