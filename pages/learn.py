@@ -1,0 +1,81 @@
+"""Learn: a guided tour through the app, nine steps in the order of a lesson."""
+
+from ui.boot import ensure_app_navigation
+
+ensure_app_navigation()
+
+
+import streamlit as st
+
+from ui import playground, state, tour
+from ui.urlstate import UrlParam, int_in, publish
+
+P = "learn."  # widget-key prefix of this page
+STEP = P + "step"
+N = len(tour.STEPS)
+PARAMS = [UrlParam("step", (STEP,), 1, int_in(1, N))]
+
+
+def _go(delta: int) -> None:
+    st.session_state[STEP] = min(max(int(st.session_state[STEP]) + delta, 1), N)
+
+
+st.title("Learn")
+st.markdown(
+    "A guided tour for a student on their own: nine short steps, from why images need "
+    "convolutions to transfer learning. Each step opens a page of the app with the right "
+    "settings and gives you something to try there; the answers are worked out on the image "
+    "in the sidebar."
+)
+playground.show_url_notices(PARAMS)
+
+number = st.selectbox("Step", range(1, N + 1), key=STEP, persist_state="session",
+                      format_func=lambda i: f"{i}. {tour.STEPS[i - 1][0]}")
+st.progress(number / N, text=f"Step {number} of {N}")
+
+with st.spinner("Working out the numbers…"):  # step 7 counts the classics once: seconds
+    step = tour.build_step(number, state.current_image())
+st.header(f"{number}. {step.title}")
+st.markdown(step.text)
+if step.facts:
+    for col, (label, value) in zip(st.columns(len(step.facts)), step.facts, strict=True):
+        col.metric(label, value)
+if step.table:
+    st.dataframe(
+        list(step.table), hide_index=True,
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "multiply-adds per image": st.column_config.NumberColumn(format="localized"),
+            "year": st.column_config.NumberColumn(format="plain"),
+        },
+    )
+if step.note:
+    st.caption(step.note)
+
+st.subheader("See it in the app")
+for i, view in enumerate(step.views):
+    if st.button(view.label, key=f"{P}view.{number}.{i}", icon=":material/open_in_new:",
+                 on_click=tour.prepare_view, args=(view,)):
+        publish(PARAMS)
+        st.switch_page(view.page, query_params=view.params)
+    st.caption(f"Link to share: `{view.url}`")
+
+st.subheader("Try this")
+for i, item in enumerate(step.tries, start=1):
+    st.markdown(f"**{i}.** {item.prompt}")
+    with st.expander("Answer"):
+        st.markdown(item.answer)
+
+st.divider()
+back, ahead = st.columns(2)
+back.button("Previous step", key=P + "previous", icon=":material/arrow_back:",
+            on_click=_go, args=(-1,), disabled=number == 1, width="stretch")
+if number < N:
+    ahead.button(f"Next: {tour.STEPS[number][0]}", key=P + "next", type="primary",
+                 icon=":material/arrow_forward:", on_click=_go, args=(1,), width="stretch")
+else:
+    with ahead:
+        st.page_link(tour.QUIZ_PAGE, label="The end of the tour. Test yourself: the Quiz",
+                     icon=":material/quiz:")
+
+publish(PARAMS)
