@@ -202,11 +202,12 @@ in_box = playground.input_box(steps, region)
 left, right = st.columns(2)
 left.plotly_chart(compute.picture(
     playground.display_pixels(image.pixels, gray),
-    title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=in_box),
-    key=P + "input_fig")
+    title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=in_box,
+    name=f"{image.digest}:{gray}"), key=P + "input_fig")
 right.plotly_chart(compute.picture(
     _as_picture(output, scale), title=f"{KIND_LABELS[kind]} pooling: {out_h}×{out_w}×{channels}",
-    box=region, colorbar_title="value"), key=P + "output_fig")
+    box=region, colorbar_title="value", name=f"{values.key}:{params!r}:{scale}"),
+    key=P + "output_fig")
 
 # --- step-through -------------------------------------------------------------------------------
 st.subheader("Step through, window by window")

@@ -132,10 +132,27 @@ def _pool_figure(_array: np.ndarray, key: str, params: PoolParams, region: Regio
 # --- pictures and downloads ---------------------------------------------------------------
 
 
+def picture(image: np.ndarray, title: str, box: Region | None = None, colorbar_title: str = "",
+            *, name: str | None = None):
+    """plots.picture, cached: encoding a 512×512 picture costs several milliseconds.
+
+    ``name`` identifies the pixels (an image digest plus what was computed from it): the
+    cache then keys on it instead of hashing a megabyte of pixels on every rerun.
+    """
+    if name is None:
+        return _picture(image, title, box, colorbar_title)
+    return _named_picture(image, name, title, box, colorbar_title)
+
+
 @st.cache_resource(**FIGURES)
-def picture(image: np.ndarray, title: str, box: Region | None = None, colorbar_title: str = ""):
-    """plots.picture, cached: encoding a 512×512 picture costs several milliseconds."""
+def _picture(image: np.ndarray, title: str, box: Region | None, colorbar_title: str):
     return plots.picture(image, title=title, box=box, colorbar_title=colorbar_title)
+
+
+@st.cache_resource(**FIGURES)
+def _named_picture(_image: np.ndarray, name: str, title: str, box: Region | None,
+                   colorbar_title: str):
+    return plots.picture(_image, title=title, box=box, colorbar_title=colorbar_title)
 
 
 # Downloads are made when the button is clicked (st.download_button runs a callable then),
