@@ -180,7 +180,7 @@ def _grid(col_widths: Sequence[float], rows: int, spanning: set[int], titles: di
                 annotations.append(dict(text=titles[(r, c)], x=(x0 + x1) / 2, y=y1,
                                         xref="paper", yref="paper", xanchor="center",
                                         yanchor="bottom", showarrow=False,
-                                        font=dict(size=15), yshift=18))
+                                        font=dict(size=15), yshift=30))  # over the top ticks
     return axes, cells, annotations
 
 

@@ -1,7 +1,8 @@
 """Made for the lecture hall: presenter mode, keyboard stepping and "copy link to this view".
 
 Presenter mode (the sidebar switch, or ``?present=1`` in a link) makes text and figures
-readable from the back of a hall: a larger base font, figures scaled up, black on white
+readable from the back of a hall: a larger base font (Streamlit's Plotly theme sizes figure
+text in rem, so the figures' text grows with it), black on white
 with thicker outlines, the toolbar and decorations hidden and the sidebar collapsed when
 the link opens. It lasts for the session, across pages, and every page's URL carries
 ``present=1`` so a prepared link opens in it.
@@ -20,8 +21,6 @@ PRESENT = "present"  # widget key and URL key
 #: Root font size in presenter mode (Streamlit sizes text and widgets in rem; its default
 #: is 16 px). 22 px is readable from about 15 m on a 3 m projected image.
 PRESENT_FONT_PX = 22
-#: Plotly figures draw their text in pixels, not rem, so they are scaled as a whole.
-PRESENT_FIGURE_ZOOM = 1.3
 
 _PRESENT_CSS = f"""
 <style>
@@ -31,7 +30,6 @@ html {{ font-size: {PRESENT_FONT_PX}px; }}
 [data-testid="stToolbarActions"], [data-testid="stAppDeployButton"], [data-testid="stDecoration"],
 [data-testid="stStatusWidget"], [data-testid="stMainMenu"] {{ display: none !important; }}
 [data-testid="stCaptionContainer"], .stCaption {{ color: #222 !important; }}
-[data-testid="stPlotlyChart"] {{ zoom: {PRESENT_FIGURE_ZOOM}; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 1.5rem; max-width: 100%; }}
 .stApp h1 {{ font-size: 2.4rem; }}
 button, [data-baseweb="select"] > div, input {{ border-width: 2px !important; }}
@@ -39,8 +37,10 @@ a {{ color: #003c9e !important; text-decoration: underline; }}
 </style>
 """
 
-# Runs in the page itself (st.html is not iframed). Installed once per browser tab.
+# Runs in the page itself (st.html is not iframed). Installed once per browser tab. The
+# style drops the focus ring the main area gets when a lecturer clicks it, then uses keys.
 _SCRIPT = """
+<style>[data-testid="stMain"]:focus-visible { outline: none; }</style>
 <script>
 (() => {
   if (window.cnnvizKeys) return;

@@ -90,7 +90,8 @@ def test_every_page_has_a_case():
 @pytest.mark.parametrize("url_path", [p.url_path for p in catalog.all_pages()])
 def test_a_shared_link_reproduces_the_view(page: Page, app_url, url_path):
     query, widgets = CASES[url_path]
-    open_app(page, f"{app_url}/{url_path}?{urlencode(query)}")
+    path = "" if url_path == catalog.HOME.url_path else url_path  # Home lives at "/"
+    open_app(page, f"{app_url}/{path}?{urlencode(query)}")
     assert urlparse(page.url).path.rstrip("/").endswith(url_path) or url_path == "home"
     expect(page.get_by_test_id("stAlertContentWarning")).to_have_count(0)
     assert_no_exception(page)
