@@ -106,12 +106,14 @@ _COPY_LINK = """
 <button type="button" id="cnnviz-copy-link" title="Copies this page's address, with every
 setting in it, to the clipboard">🔗 Copy link to this view</button>
 <span id="cnnviz-copied" role="status" aria-live="polite"></span>
+<p>The link holds the page, the image sample and every setting.</p>
 </div>
 <style>
 .cnnviz-copy-link button { font: inherit; padding: 0.35rem 0.75rem; border-radius: 0.5rem;
   border: 1px solid rgba(49, 51, 63, 0.3); background: #fff; cursor: pointer; }
 .cnnviz-copy-link button:hover { border-color: #ff4b4b; color: #ff4b4b; }
 .cnnviz-copy-link span { margin-left: 0.5rem; font-size: 0.85rem; }
+.cnnviz-copy-link p { margin: 0.4rem 0 0; font-size: 0.875rem; color: rgba(49, 51, 63, 0.6); }
 </style>
 <script>
 (() => {
@@ -173,13 +175,12 @@ def controls() -> None:
     """
     _seed_from_url()
     with st.sidebar:
-        st.divider()
         st.toggle("Presenter mode", key=PRESENT, on_change=_publish,
                   help="Large text and figures for a projector, high contrast, no clutter. "
                   "Keys → ← step the animation and space plays it. Links carry ?present=1.")
-        st.html(_COPY_LINK, unsafe_allow_javascript=True)
-        st.caption("The link holds the page, the image sample and every setting.")
-        st.html(_SCRIPT, unsafe_allow_javascript=True)
+        # One element for the button, its note and the keyboard script: every element costs
+        # each rerun of every page a little.
+        st.html(_COPY_LINK + _SCRIPT, unsafe_allow_javascript=True)
     if st.session_state[PRESENT]:
         st.html(_PRESENT_CSS)
         if st.query_params.get(PRESENT) != "1":
