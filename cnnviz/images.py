@@ -101,6 +101,10 @@ def _load_image(data: bytes) -> np.ndarray:
     with warnings.catch_warnings():
         # We check the size ourselves, below, against a stricter limit.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow's notes on damaged metadata ("Corrupt EXIF data", "Truncated File Read", …):
+        # the file is either refused with a sentence or decoded, and either way a server log
+        # line per upload would tell its operator nothing.
+        warnings.simplefilter("ignore", UserWarning)
         try:
             Image.init()  # register every plugin, so that the format list below is known
             formats = [f for f in ACCEPTED_FORMATS if f in Image.OPEN]
@@ -116,10 +120,10 @@ def _load_image(data: bytes) -> np.ndarray:
 
         img.seek(0)  # the first frame of an animation
         img.load()  # decodes; a truncated file raises OSError here
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # noqa: BLE001 - a broken EXIF block should not lose the image
-        pass
+        try:
+            img = ImageOps.exif_transpose(img)
+        except Exception:  # noqa: BLE001 - a broken EXIF block should not lose the image
+            pass
     return _to_rgb(img)
 
 

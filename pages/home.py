@@ -8,6 +8,7 @@ ensure_app_navigation()
 import streamlit as st
 
 from ui import catalog, predictions, state
+from ui.sidebar import escape_markdown
 
 st.title("cnnviz: convolutional networks, one image at a time")
 st.markdown(
@@ -28,7 +29,8 @@ with right:
     image = state.current_image()
     h, w = image.pixels.shape[:2]
     st.subheader("Your image")
-    st.image(state.image_bytes(image), caption=f"{image.label}: {w}×{h} pixels, 3 channels (RGB)",
+    st.image(state.image_bytes(image),
+             caption=f"{escape_markdown(image.label)}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch")
     st.subheader("What the bundled digits network says")
     predictions.show_top3("digits", image)

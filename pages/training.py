@@ -21,6 +21,7 @@ from cnnviz import plots
 from cnnviz.models import MODELS, ModelError
 from cnnviz.training import TrainConfig
 from ui import predictions, state
+from ui.sidebar import escape_markdown
 from ui.training_job import (
     MAX_EPOCHS,
     MAX_SECONDS,
@@ -279,8 +280,8 @@ if job is not None and not job.running:
 # --- what the networks say about the current image -----------------------------------------
 image = state.current_image()
 st.subheader("What the network says about your image")
-st.caption(f"The image in the sidebar ({image.label}). The digits network only knows the "
-           "digits 0-9: try an MNIST sample or draw a digit.")
+st.caption(f"The image in the sidebar ({escape_markdown(image.label)}). The digits network "
+           "only knows the digits 0-9: try an MNIST sample or draw a digit.")
 trained = state.trained_models().get(model_name)
 if trained is not None:
     mine, bundled = st.columns(2, gap="large")

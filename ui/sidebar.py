@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import streamlit as st
@@ -17,6 +18,24 @@ UPLOAD_LIMIT_MB = 20
 SOURCES = ("Sample", "Upload", "Draw")
 CANVAS_SIZE = 280  # 10x MNIST's 28 pixels
 CANVAS_STROKE = 20
+
+
+#: What Streamlit's markdown could read as syntax inside a sentence: emphasis, code, links and
+#: images, HTML and autolinks (``<…>``, ``http://``, ``a@b.c``), ``$`` LaTeX, ``:red[…]`` and
+#: ``:icon:``, ``~~`` strikethrough, ``&amp;`` entities. Dots, hyphens and ``#`` only matter
+#: at the start of a line (handled below), so "my-photo.png" stays as it is.
+_MARKDOWN_SPECIALS = frozenset("\\`*_[]()<>$:~|&@")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` (a file name: anything a user typed) as Streamlit markdown that shows it
+    literally, inside a sentence or at the start of a caption. Streamlit already escapes
+    HTML; this stops the rest, and line breaks become spaces."""
+    text = " ".join(str(text).split())
+    text = "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+    text = re.sub(r"(?i)\b(www)\.", r"\1\\.", text)  # no "www.example.com" autolink
+    text = re.sub(r"^([#+\-])", r"\\\1", text)  # no heading or list: "# x.png", "- x.png"
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # nor a numbered list: "1. x.png"
 
 
 def _sample_label(name: str) -> str:
@@ -49,20 +68,29 @@ def _sample_to_url() -> None:
         st.query_params[state.SAMPLE] = name
 
 
+def _forget_upload_error() -> None:
+    """A refused upload's message belongs to that attempt: it goes when the user removes the
+    file or turns to another source (it used to stay under the Sample picker)."""
+    st.session_state[state.IMAGE_ERROR] = None
+
+
 def _on_upload() -> None:
     uploaded = st.session_state.get(state.UPLOAD)
-    if uploaded is None:
+    if uploaded is None:  # the file was removed: the image stays, its error goes
+        _forget_upload_error()
         return
     data = uploaded.getvalue()
     if len(data) > UPLOAD_LIMIT_MB * 2**20:
         st.session_state[state.IMAGE_ERROR] = (
-            f"“{uploaded.name}” is {len(data) / 2**20:.1f} MB; the limit is {UPLOAD_LIMIT_MB} MB."
+            f"“{escape_markdown(uploaded.name)}” is {len(data) / 2**20:.1f} MB; the limit is "
+            f"{UPLOAD_LIMIT_MB} MB."
         )
         return
     try:
         pixels = load_image(data)
     except ImageError as err:
-        st.session_state[state.IMAGE_ERROR] = f"“{uploaded.name}” was not loaded. {err}"
+        st.session_state[state.IMAGE_ERROR] = (
+            f"“{escape_markdown(uploaded.name)}” was not loaded. {err}")
         return
     state.set_image(pixels, uploaded.name, "upload", uploaded.name)
 
@@ -93,7 +121,7 @@ def image_picker() -> state.CurrentImage:
         st.subheader("Image")
         source = st.segmented_control(
             "Image source", SOURCES, default="Sample", required=True, key=state.SOURCE,
-            label_visibility="collapsed",
+            label_visibility="collapsed", on_change=_forget_upload_error,
         )
         if source == "Sample":
             _seed_sample_from_url()
@@ -145,4 +173,4 @@ def _draw_canvas() -> None:
 
 def _caption(image: state.CurrentImage) -> str:
     h, w = image.pixels.shape[:2]
-    return f"{image.label} · {w}×{h}"
+    return f"{escape_markdown(image.label)} · {w}×{h}"
