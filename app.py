@@ -24,7 +24,7 @@ pages = [
     for p in catalog.all_pages()
 ]
 with boot.timed_rerun():
-    navigation = st.navigation(pages)
+    navigation = st.navigation(pages, expanded=True)  # all 14 pages, no "View more"
     sidebar.image_picker()
     present.controls()  # presenter switch, copy-link button, keyboard stepping
     navigation.run()
