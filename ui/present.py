@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import state
+
 PRESENT = "present"  # widget key and URL key
 
 #: Root font size in presenter mode (Streamlit sizes text and widgets in rem; its default
@@ -143,8 +145,15 @@ setting in it, to the clipboard">🔗 Copy link to this view</button>
 
 
 def _seed_from_url() -> None:
-    if PRESENT not in st.session_state:
-        st.session_state[PRESENT] = st.query_params.get(PRESENT) in ("1", "true", "on")
+    if PRESENT in st.session_state:
+        return
+    raw = st.query_params.get(PRESENT)
+    st.session_state[PRESENT] = raw == "1"
+    if raw is not None and raw not in ("0", "1"):
+        del st.query_params[PRESENT]
+        st.session_state[state.URL_NOTICE] = (
+            "The link had a value for `present` that is not 0 or 1, so presenter mode is off."
+        )
 
 
 def presenting() -> bool:
