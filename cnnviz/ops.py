@@ -213,16 +213,22 @@ def _pad(
     pads: tuple[int, int, int, int],
     mode: str = "zeros",
     value: float = 0.0,
-) -> torch.Tensor:
-    """Pad float64 (H, W, C) by (top, bottom, left, right) -> tensor (1, C, Hp, Wp)."""
+) -> np.ndarray:
+    """Pad float64 (H, W, C) by (top, bottom, left, right) -> float64 (Hp, Wp, C).
+
+    The same values as ``torch.nn.functional.pad`` (constant / reflect / replicate /
+    circular), made in NumPy in the (H, W, C) layout the step-through reads, with one
+    copy of the image: a 512×512×3 picture is 6 MB, and every extra copy costs a rerun.
+    """
     _check_padding_mode(mode)
     top, bottom, left, right = pads
     h, w = img.shape[:2]
-    x = _to_torch(img)
-    if not any(pads):
-        return x
     if mode == "zeros":
-        return F.pad(x, (left, right, top, bottom), mode="constant", value=value)
+        out = (np.zeros if value == 0 else np.full)(
+            (h + top + bottom, w + left + right, img.shape[2]),
+            *(() if value == 0 else (value,)), dtype=np.float64)
+        out[top : top + h, left : left + w] = img
+        return out
     # torch's own limits: reflect mirrors without repeating the edge pixel, so
     # it needs pad < size; circular may wrap around at most once.
     if mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
@@ -236,7 +242,9 @@ def _pad(
             f"Circular padding can be at most the image size ({h}×{w} pixels): "
             "it wraps the image around once, not several times."
         )
-    return F.pad(x, (left, right, top, bottom), mode=mode)
+    # NumPy's names for torch's modes: reflect = reflect, replicate = edge, circular = wrap
+    numpy_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    return np.pad(img, ((top, bottom), (left, right), (0, 0)), mode=numpy_mode)
 
 
 @dataclass(frozen=True)
@@ -296,15 +304,16 @@ def conv2d(
     img = _as_image(image)
     k = _as_kernel(kernel, img.shape[2])
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
-    x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp)
-    return _conv_padded(x, k, _as_bias(bias), geo, torch_dtype)
+    padded = _pad(img, geo.pads, padding_mode)  # (Hp, Wp, C)
+    return _conv_padded(padded, k, _as_bias(bias), geo, torch_dtype)
 
 
-def _conv_padded(x: torch.Tensor, k: np.ndarray, bias: float, geo: _ConvGeometry,
+def _conv_padded(padded: np.ndarray, k: np.ndarray, bias: float, geo: _ConvGeometry,
                  torch_dtype: torch.dtype) -> np.ndarray:
-    """The cross-correlation of an already padded (1, C, Hp, Wp) input: (H_out, W_out)."""
+    """The cross-correlation of an already padded (Hp, Wp, C) input: (H_out, W_out)."""
     if torch_dtype == torch.float32:
-        return _correlate_float32(x[0].numpy(), k, bias, geo)
+        return _correlate_float32(padded, k, bias, geo)
+    x = torch.from_numpy(padded).permute(2, 0, 1)[None]  # (1, C, Hp, Wp), a view
     weight = torch.from_numpy(np.ascontiguousarray(k.transpose(2, 0, 1)))[None]  # (1, C, kh, kw)
     b = torch.tensor([bias], dtype=torch.float64)
     x, weight, b = x.to(torch_dtype), weight.to(torch_dtype), b.to(torch_dtype)
@@ -328,7 +337,7 @@ def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
     """The float32 path of conv2d: OpenCV's filter2D, 4-5x faster than torch on one CPU core
     (it switches to the DFT for big kernels). Tests check it against torch.
 
-    padded: (C, Hp, Wp), already padded. Returns float32 (H_out, W_out).
+    padded: (Hp, Wp, C), already padded. Returns float32 (H_out, W_out).
     """
     (kh, kw), (sh, sw), (dh, dw) = geo.kernel_hw, geo.stride, geo.dilation
     out_h, out_w = geo.out_hw
@@ -336,13 +345,13 @@ def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
     dilated = np.zeros((dh * (kh - 1) + 1, dw * (kw - 1) + 1, k.shape[2]), np.float32)
     dilated[::dh, ::dw] = k
     span_h, span_w = dilated.shape[:2]
-    total = np.zeros((padded.shape[1], padded.shape[2]), np.float32)
-    for c in range(padded.shape[0]):
+    total = np.zeros(padded.shape[:2], np.float32)
+    for c in range(padded.shape[2]):
         # anchor (0, 0): out[i, j] = Σ kernel[u, v] · x[i + u, j + v], a cross-correlation
-        total += cv2.filter2D(np.ascontiguousarray(padded[c], np.float32), cv2.CV_32F,
+        total += cv2.filter2D(np.ascontiguousarray(padded[:, :, c], np.float32), cv2.CV_32F,
                               np.ascontiguousarray(dilated[:, :, c]), anchor=(0, 0),
                               borderType=cv2.BORDER_CONSTANT)
-    valid = total[: padded.shape[1] - span_h + 1, : padded.shape[2] - span_w + 1]
+    valid = total[: padded.shape[0] - span_h + 1, : padded.shape[1] - span_w + 1]
     out = valid[::sh, ::sw][:out_h, :out_w] + np.float32(bias)
     return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -504,9 +513,8 @@ def conv_steps(
         geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
     )
     torch_dtype = _torch_dtype(output_dtype)
-    x = _pad(img, geo.pads, padding_mode)  # (1, C, Hp, Wp), padded once for both uses
-    padded = x[0].numpy().transpose(1, 2, 0)  # (Hp, Wp, C): a view of x, not a copy
-    output = _conv_padded(x, k, bias, geo, torch_dtype)  # exactly what conv2d computes
+    padded = _pad(img, geo.pads, padding_mode)  # (Hp, Wp, C), padded once for both uses
+    output = _conv_padded(padded, k, bias, geo, torch_dtype)  # exactly what conv2d computes
     patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
     products = patches * k[None]  # (n, kh, kw, C)
     channel_sums = products.sum(axis=(1, 2))  # (n, C)
@@ -575,7 +583,7 @@ def pool_steps(
     pads = (p[0], p[0], p[1], p[1])
     out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(out_hw, region, s, (1, 1), k)
     fill = -np.inf if kind == "max" else 0.0
-    padded = _pad(img, pads, "zeros", value=fill)[0].numpy().transpose(1, 2, 0).copy()
+    padded = _pad(img, pads, "zeros", value=fill)
     output = pool2d(img, kind=kind, size=k, stride=s, padding=p)  # (H_out, W_out, C)
     patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
     n, c = patches.shape[0], patches.shape[3]

@@ -55,15 +55,22 @@ def as_values(pixels: np.ndarray, *, gray: bool, scale: str, digest: str | None 
     """uint8 (H, W, 3) -> the float pixel values of the playground pages.
 
     `digest` names the pixels (``CurrentImage.digest``); it is computed when not given.
+    The values are kept per image and mode, so a rerun does not convert 6 MB again.
     """
-    arr = to_gray(pixels)[:, :, None] if gray else pixels
-    values = arr.astype(np.float64)
-    if scale == "unit":
-        values /= 255.0
     if not digest:
         digest = hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(),
                                  digest_size=16).hexdigest()
-    return Values(values, f"{digest}:{'gray' if gray else 'rgb'}:{scale}")
+    return _values(pixels, f"{digest}:{'gray' if gray else 'rgb'}:{scale}", gray, scale)
+
+
+@st.cache_resource(**STEPS)
+def _values(_pixels: np.ndarray, key: str, gray: bool, scale: str) -> Values:
+    arr = to_gray(_pixels)[:, :, None] if gray else _pixels
+    values = arr.astype(np.float64)
+    if scale == "unit":
+        values /= 255.0
+    values.setflags(write=False)  # shared by every session that has this image
+    return Values(values, key)
 
 
 # --- convolution --------------------------------------------------------------------------
