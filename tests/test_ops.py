@@ -423,3 +423,31 @@ def test_float32_path_matches_torch_over_random_settings():
         np.testing.assert_allclose(fast, exact, atol=2e-6 * scale, rtol=0)
         checked += 1
     assert checked > 150
+
+
+def test_padding_a_read_only_image_is_remembered_and_stays_right():
+    """The playground pads the same read-only picture again on every rerun; the padded copy
+    is kept (ops._pad_once) and must equal a fresh one, for every mode, and never be
+    written to."""
+    from cnnviz import ops
+
+    rng = np.random.default_rng(7)
+    img = rng.random((9, 11, 3))
+    img.setflags(write=False)
+    for mode in ("zeros", "reflect", "replicate", "circular"):
+        pads = (1, 2, 3, 1)
+        first = ops._pad_once(img, pads, mode)
+        again = ops._pad_once(img, pads, mode)
+        assert again is first and not first.flags.writeable
+        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+        torch_mode = "constant" if mode == "zeros" else mode
+        expected = F.pad(x, (3, 1, 1, 2), mode=torch_mode)[0].numpy().transpose(1, 2, 0)
+        np.testing.assert_array_equal(first, expected)
+    writable = rng.random((5, 5, 1))
+    assert ops._pad_once(writable, (1, 1, 1, 1)) is not ops._pad_once(writable, (1, 1, 1, 1))
+    image_id = id(img)
+    del img, first, again
+    import gc
+
+    gc.collect()
+    assert not any(key[0] == image_id for key in ops._PADDED)
