@@ -66,10 +66,13 @@ def _lut(colorscale: str) -> np.ndarray:
 def colorize(values: np.ndarray, zmin: float, zmax: float, diverging: bool) -> np.ndarray:
     """float (H, W) -> uint8 (H, W, 3) RGB in the colour scale `colorscale_name` names."""
     span = zmax - zmin if zmax > zmin else 1.0
-    scaled = (np.nan_to_num(values, nan=zmin).astype(np.float32) - np.float32(zmin)) * np.float32(
-        255.0 / span)
-    index = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
-    return _lut(colorscale_name(diverging))[index]
+    # One float32 copy, then in place: a 512×512 map is coloured on every rerun.
+    scaled = np.subtract(values, np.float32(zmin), dtype=np.float32)
+    scaled *= np.float32(255.0 / span)
+    scaled += np.float32(0.5)
+    np.nan_to_num(scaled, copy=False, nan=0.5)  # NaN is drawn as zmin
+    np.clip(scaled, 0, 255, out=scaled)
+    return _lut(colorscale_name(diverging))[scaled.astype(np.uint8)]
 
 
 @lru_cache(maxsize=16)
@@ -229,7 +232,7 @@ def picture(
         rgb = image.astype(np.uint8)
         h, w = rgb.shape[:2]
     else:
-        values = image.astype(np.float64)
+        values = np.asarray(image)
         h, w = values.shape
         zmin, zmax, diverging = value_range(values)
         rgb = colorize(values, zmin, zmax, diverging)
