@@ -10,19 +10,20 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.app-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8501
 
-.PHONY: run test chromium bench clean
+.PHONY: run test chromium nginx bench clean
 
 run: $(APP_STAMP)
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: $(DEV_STAMP) chromium
+test: $(DEV_STAMP) chromium nginx
 	$(BIN)/python -m pytest
 
-bench: $(APP_STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+bench: $(DEV_STAMP) chromium
+	$(BIN)/python bench/run_all.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,14 @@ chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "Installing Debian's chromium for the end-to-end tests"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Debian's nginx for the scale-out test (tests/test_scaleout.py runs its own nginx in the
+# foreground with deploy/nginx.conf; the system service is not used).
+nginx:
+	@if [ ! -x $(NGINX) ]; then \
+		echo "Installing Debian's nginx for the scale-out test"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	fi
 
 clean:

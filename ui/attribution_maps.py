@@ -100,7 +100,7 @@ class _Store:
                 self.items.popitem(last=False)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=1, show_spinner=False)
 def _occlusion_store() -> _Store:
     return _Store()
 
@@ -143,7 +143,7 @@ def deletion(model_name: str, digest: str, target: int, layer: str, _x: np.ndarr
             attribution.deletion_curve(model, x, target, noise))
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def pointing_game(model_name: str = "shapes") -> attribution.PointingGame:
     """Grad-CAM's pointing game on the 1,000 held-out shapes at the recommended layer; played
     once per process."""

@@ -121,13 +121,13 @@ def growth(name: str):
 # --- sizes and costs -----------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)  # one per registry model
 def totals(name: str) -> dict:
     """``model_totals`` of a registry model on its input size; once per process."""
     return model_totals(architecture(name), get_spec(name).input_size)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)  # one per registry model
 def layers(name: str) -> list[dict]:
     """``layer_table`` of a registry model on its input size; once per process."""
     return layer_table(architecture(name), get_spec(name).input_size)
