@@ -47,7 +47,7 @@ _SCRIPT = """
 (() => {
   if (window.cnnvizKeys) return;
   window.cnnvizKeys = true;
-  const typing = (el) => el && (el.isContentEditable ||
+  const typing = (el) => el && el.nodeType === 1 && (el.isContentEditable ||
       /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.getAttribute('role') === 'slider');
   // The step-through: the first Plotly figure with animation frames and a slider.
   const animated = () => [...document.querySelectorAll('.js-plotly-plot')].find(gd =>
