@@ -4,7 +4,6 @@ plain HTTP, which only the replica holding the session accepts."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import subprocess
@@ -18,6 +17,7 @@ from PIL import Image
 from bench import load
 from bench.streamlit_client import Session, options
 from deploy import replicas
+from tests.run_async import run_async
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_load_through_nginx_spreads_sessions_and_keeps_each_on_one_replica(deplo
     scenarios = [load.SCENARIOS["convolution"], load.SCENARIOS["gradcam"]]
     # Cold replicas: the first Grad-CAM page loads captum and the model (seconds on a busy
     # machine), so each session makes 2 changes even if that takes longer than 8 s.
-    results, _ = asyncio.run(load.load(deployed.url, scenarios, sessions=4, duration=8,
+    results, _ = run_async(load.load(deployed.url, scenarios, sessions=4, duration=8,
                                        ramp=1, think=(0.3, 1.0), timeout=90, min_changes=2))
 
     assert [str(e) for e in results.errors] == []
@@ -108,7 +108,7 @@ def test_an_upload_through_nginx_reaches_the_session_on_its_replica(deployed):
         finally:
             await session.close()
 
-    session = asyncio.run(run())
+    session = run_async(run())
     assert session.errors == [] and session.alerts == []
     # The sidebar now shows the uploaded picture, captioned with its name and size.
     captions = [t.replace("\\", "") for t in session.text]  # markdown escapes the dot

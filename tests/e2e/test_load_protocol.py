@@ -4,7 +4,6 @@ draws must come back."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -13,6 +12,7 @@ from bench.streamlit_client import Session, number, options
 from cnnviz.arithmetic import output_size
 from cnnviz.kernels import PRESETS
 from cnnviz.samples import DEFAULT_SAMPLE, load_sample
+from tests.run_async import run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def test_a_stride_change_reaches_the_page_and_the_url(app_url):
         finally:
             await session.close()
 
-    session, before, took = asyncio.run(run())
+    session, before, took = run_async(run())
     assert session.errors == [] and session.alerts == []
     assert 0 < took < 60
     h, w = load_sample(DEFAULT_SAMPLE).shape[:2]
@@ -52,14 +52,14 @@ def test_a_gradcam_layer_change_redraws_that_layer(app_url):
         finally:
             await session.close()
 
-    session, layer = asyncio.run(run())
+    session, layer = run_async(run())
     assert session.errors == []
     assert any(h.endswith(f"at {layer}") for h in session.headings), session.headings
 
 
 def test_short_load_has_no_errors_and_every_session_reruns(app_url):
     scenarios = [load.SCENARIOS["convolution"], load.SCENARIOS["gradcam"]]
-    results, wall = asyncio.run(load.load(app_url, scenarios, sessions=2, duration=8, ramp=0.5,
+    results, wall = run_async(load.load(app_url, scenarios, sessions=2, duration=8, ramp=0.5,
                                           think=(0.3, 0.8)))
     assert [str(e) for e in results.errors] == []
     assert len(results.sessions) == 2
