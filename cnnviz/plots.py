@@ -210,6 +210,34 @@ def _hide_ticks(axes: dict, k: int) -> None:
     axes[_axis_name("y", k)]["showticklabels"] = False
 
 
+def _picture_cell(axes: dict, k: int, rows: tuple[int, int], cols: tuple[int, int],
+                  **axis) -> None:
+    """Subplot k of a grid of small pictures: square pixels over rows × cols, and no tick
+    labels, tick marks or grid lines (``axis``: more settings for both axes)."""
+    _square(axes, k, rows, cols)
+    _hide_ticks(axes, k)
+    for kind in "xy":
+        axes[_axis_name(kind, k)].update(ticks="", showgrid=False, **axis)
+
+
+def _picture_grid_figure(data: list[dict], axes: dict, notes: list[dict], cells: dict, n: int,
+                         rows: int, cols: int, *, body_px: int, top: int,
+                         title: str) -> RawFigure:
+    """The figure of `n` small pictures in a rows × cols `_grid`: the empty cells of the
+    last row hidden, `title` (if any) above; `body_px` and `top` are the height and top
+    margin without the title."""
+    for i in range(n, rows * cols):
+        cell = cells[(i // cols, i % cols)]
+        axes[_axis_name("x", cell)]["visible"] = False
+        axes[_axis_name("y", cell)]["visible"] = False
+    title_px = 30 if title else 0
+    layout = dict(axes, annotations=notes, showlegend=False, height=body_px + title_px,
+                  margin=dict(l=5, r=5, t=top + title_px, b=5))
+    if title:
+        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
+    return RawFigure(dict(data=data, layout=layout))
+
+
 # --- still pictures ----------------------------------------------------------------------
 
 
@@ -746,20 +774,9 @@ def filter_grid(weights: np.ndarray, *, title: str = "", columns: int = 8,
             m = float(np.abs(f).max()) or 1.0
             data.append(_heatmap(f, k, colorscale="RdBu_r", zmin=-m, zmax=m, show_text=False,
                                  name=f"filter {i}"))
-        _square(axes, k, (0, kh), (0, kw))
-        _hide_ticks(axes, k)
-        for kind in "xy":  # no tick marks or grid lines over the tiny pictures
-            axes[_axis_name(kind, k)].update(ticks="", showgrid=False, showline=False)
-    for i in range(n, rows * cols):  # empty cells of the last row
-        k = cells[(i // cols, i % cols)]
-        axes[_axis_name("x", k)]["visible"] = False
-        axes[_axis_name("y", k)]["visible"] = False
-    layout = dict(axes, annotations=notes, showlegend=False,
-                  height=rows * cell_px + 40 + (30 if title else 0),
-                  margin=dict(l=5, r=5, t=20 + (30 if title else 0), b=5))
-    if title:
-        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
-    return RawFigure(dict(data=data, layout=layout))
+        _picture_cell(axes, k, (0, kh), (0, kw), showline=False)
+    return _picture_grid_figure(data, axes, notes, cells, n, rows, cols,
+                                body_px=rows * cell_px + 40, top=20, title=title)
 
 
 # --- inside a network: receptive fields, sizes, history ---------------------------------
@@ -1251,22 +1268,11 @@ def kernel_slices(kernel: np.ndarray, *, names: Sequence[str] | None = None,
         mi = (float(np.abs(k[i]).max()) or 1.0) if own_scale else m
         data.append(_heatmap(k[i], cell, colorscale=MAPS_SCALE, zmin=-mi, zmax=mi,
                              show_text=show_text, name=names[i]))
-        _square(axes, cell, (0, kh), (0, kw))
-        _hide_ticks(axes, cell)
-        for kind in "xy":
-            axes[_axis_name(kind, cell)].update(ticks="", showgrid=False)
-    for i in range(n, rows * cols):
-        cell = cells[(i // cols, i % cols)]
-        axes[_axis_name("x", cell)]["visible"] = False
-        axes[_axis_name("y", cell)]["visible"] = False
+        _picture_cell(axes, cell, (0, kh), (0, kw))
     data.append(_scale_bar(None if own_scale else m, "weight", **_on(1)))
     per_cell = cell_px if cols <= 3 else max(70, cell_px * 3 // cols)
-    layout = dict(axes, annotations=notes, showlegend=False,
-                  height=rows * per_cell + 40 + (30 if title else 0),
-                  margin=dict(l=5, r=5, t=30 + (30 if title else 0), b=5))
-    if title:
-        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
-    return RawFigure(dict(data=data, layout=layout))
+    return _picture_grid_figure(data, axes, notes, cells, n, rows, cols,
+                                body_px=rows * per_cell + 40, top=30, title=title)
 
 
 # --- attribution (the Grad-CAM page) ------------------------------------------------------
@@ -1360,20 +1366,9 @@ def patch_grid(crops: np.ndarray, inside: np.ndarray, *, titles: Sequence[str],
         xs, ys = _box_path((r0, r0 + h, c0, c0 + w))  # a frame: white ink meets white paper
         data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
                          line=dict(color=PATCH_FRAME, width=1), showlegend=False, **_on(cell)))
-        _square(axes, cell, (r0, r0 + h), (c0, c0 + w))
-        _hide_ticks(axes, cell)
-        for kind in "xy":
-            axes[_axis_name(kind, cell)].update(ticks="", showgrid=False)
-    for i in range(k, rows * cols):
-        cell = cells[(i // cols, i % cols)]
-        axes[_axis_name("x", cell)]["visible"] = False
-        axes[_axis_name("y", cell)]["visible"] = False
-    layout = dict(axes, annotations=notes, showlegend=False,
-                  height=rows * cell_px + 30 + (30 if title else 0),
-                  margin=dict(l=5, r=5, t=30 + (30 if title else 0), b=5))
-    if title:
-        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
-    return RawFigure(dict(data=data, layout=layout))
+        _picture_cell(axes, cell, (r0, r0 + h), (c0, c0 + w))
+    return _picture_grid_figure(data, axes, notes, cells, k, rows, cols,
+                                body_px=rows * cell_px + 30, top=30, title=title)
 
 
 def objective_curve(history: Sequence[float], *, start: float | None = None, title: str = "",
