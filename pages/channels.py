@@ -153,11 +153,8 @@ with c2:
         format_func=lambda n: f"{n} · {shapes[n].kind} · {_shape(shapes[n].output_shape)}",
     )
 channels = shapes[layer].output_shape[0]
-st.session_state[P + "channel"] = min(max(int(st.session_state[P + "channel"]), 0),
-                                      channels - 1)
 with c3:
-    channel = int(st.number_input(f"Channel (0–{channels - 1})", 0, channels - 1,
-                                  key=P + "channel", persist_state="session"))
+    channel = net.channel_box(P, channels)
 o1, o2, o3 = st.columns([2, 3, 2])
 with o1:
     objective = st.segmented_control(

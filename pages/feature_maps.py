@@ -175,9 +175,7 @@ st.caption(f"Channels of {ranked} by their mean value on this image"
 
 # --- one channel ----------------------------------------------------------------------------------
 st.subheader("One channel")
-st.session_state[P + "channel"] = min(int(st.session_state[P + "channel"]), channels - 1)
-channel = int(st.number_input(f"Channel (0–{channels - 1})", 0, channels - 1,
-                              key=P + "channel", persist_state="session"))
+channel = net.channel_box(P, channels)
 rank = int(list(order).index(channel)) + 1 if len(order) == channels else None
 big_cols = st.columns(len(wanted))
 for col, n in zip(big_cols, wanted, strict=True):

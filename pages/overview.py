@@ -141,10 +141,7 @@ column = by_name[layer]
 with c_col:
     if column.is_spatial:
         channels = column.shape[0]
-        st.session_state[P + "channel"] = min(int(st.session_state[P + "channel"]),
-                                              channels - 1)
-        channel = int(st.number_input(f"Channel (0–{channels - 1})", 0, channels - 1,
-                                      key=P + "channel", persist_state="session"))
+        channel = net.channel_box(P, channels)
     else:
         channel = 0
         st.caption("A vector has no channels: all its values are shown.")

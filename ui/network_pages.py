@@ -65,6 +65,15 @@ def model_picker(prefix: str, on_change: Callable[[], None] | None = None) -> st
                         "available.")
 
 
+def channel_box(prefix: str, channels: int) -> int:
+    """The channel number box of a layer with `channels` channels. A value kept from another
+    layer or model is brought into range first, so the box never sees one it cannot show."""
+    key = prefix + "channel"
+    st.session_state[key] = min(max(int(st.session_state[key]), 0), channels - 1)
+    return int(st.number_input(f"Channel (0–{channels - 1})", 0, channels - 1, key=key,
+                               persist_state="session"))
+
+
 def model(name: str) -> nn.Module:
     """The shared model (ModelError if it cannot be loaded); a spinner for the big ones."""
     if name in SLOW_MODELS:
