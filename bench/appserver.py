@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deploy.replicas import free_port, start_app, stop, wait_healthy  # noqa: E402
+
+#: Debian's Chromium as the tests and benchmarks launch it (it cannot be downloaded here).
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-quic"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -60,30 +55,11 @@ def running_app(pinned: bool | None = None, env: dict[str, str] | None = None) -
         chromium = str(wrapper)
     log = tmp / "server.log"
     started = time.monotonic()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "CNNVIZ_TIMING": "1", **(env or {})},
-        )
+    proc = start_app(port, log, env={"CNNVIZ_TIMING": "1", **(env or {})}, prefix=prefix)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.05)
+        wait_healthy(url, [proc])
         yield App(url, log, chromium, started, time.monotonic())
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +48,15 @@ def free_port() -> int:
 
 
 def start_app(port: int, log: Path, *, address: str = "127.0.0.1",
-              session_ttl: int | None = None, env: dict[str, str] | None = None
-              ) -> subprocess.Popen:
+              session_ttl: int | None = None, env: dict[str, str] | None = None,
+              prefix: Sequence[str] = ()) -> subprocess.Popen:
     """``streamlit run app.py`` on ``address:port``, headless, output to ``log``.
 
     ``session_ttl`` sets ``server.disconnectedSessionTTL``: how long a closed tab's session
-    is kept for a reconnect (default 120 s).
+    is kept for a reconnect (default 120 s). ``prefix`` goes before the command (the
+    benchmarks pin the server to a core with ``taskset -c 0``).
     """
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    command = [*prefix, sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                "--server.port", str(port), "--server.address", address,
                "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
