@@ -36,6 +36,15 @@ class App:
 
         return [float(m) for m in re.findall(r"CNNVIZ_RERUN ms=([\d.]+)", self.log.read_text())]
 
+    def next_rerun(self, before: int, timeout: float = 120) -> float:
+        """The server-side ms of the first rerun logged after ``before`` reruns."""
+        deadline = time.monotonic() + timeout
+        while len(self.reruns()) == before:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no rerun was logged")
+            time.sleep(0.02)
+        return self.reruns()[before]
+
 
 @contextmanager
 def running_app(pinned: bool | None = None, env: dict[str, str] | None = None) -> Iterator[App]:

@@ -32,15 +32,6 @@ from ui import catalog  # noqa: E402
 RERUNS = 5
 
 
-def _wait_for_rerun(app, before: int, timeout: float = 120) -> float:
-    deadline = time.monotonic() + timeout
-    while len(app.reruns()) == before:
-        if time.monotonic() > deadline:
-            raise TimeoutError("no rerun was logged")
-        time.sleep(0.02)
-    return app.reruns()[-1]
-
-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -72,7 +63,7 @@ def main() -> None:
                 page.wait_for_timeout(300)
                 before = len(app.reruns())
                 page.locator("body").press("r")  # Streamlit's "rerun" key
-                times.append(_wait_for_rerun(app, before))
+                times.append(app.next_rerun(before))
                 page.wait_for_selector(IDLE, timeout=120_000)
             rerun = statistics.median(times)
             print(f"{info.title:<18}{first:>20.2f} s{rerun:>24.0f} ms")
