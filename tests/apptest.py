@@ -17,6 +17,8 @@ def open_page(page: str, **query: str) -> AppTest:
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
+    for key, value in query.items():  # the page reads them on its first run
+        at.query_params[key] = value
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

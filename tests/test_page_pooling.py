@@ -10,6 +10,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.ops import global_avg_pool, pool2d
+from tests.apptest import open_page
 from ui import compute, state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,15 +22,7 @@ P = "pool."
 
 def _pooling(**query) -> AppTest:
     """The app opened with `query`, then switched to the Pooling page."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    for key, value in query.items():  # the page reads them on its first run
-        at.query_params[key] = value
-    at.switch_page(PAGE).run()
-    _no_exception(at)
-    return at
+    return open_page(PAGE, **query)
 
 
 def _no_exception(at: AppTest) -> None:

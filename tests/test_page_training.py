@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz import load_model, predict
 from cnnviz.training import TrainConfig
+from tests.apptest import open_page
 from ui import predictions, state, training_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,15 +27,7 @@ QUICK = dict(epochs="1", images="512")  # one epoch on 512 images: about 2 s of 
 
 def _training(**query) -> AppTest:
     """The app opened with `query`, then switched to the Training page."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    for key, value in query.items():  # the page reads them on its first run
-        at.query_params[key] = value
-    at.switch_page(PAGE).run()
-    _no_exception(at)
-    return at
+    return open_page(PAGE, **query)
 
 
 def _no_exception(at: AppTest) -> None:
