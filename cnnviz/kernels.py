@@ -156,7 +156,9 @@ _ROW_SEPARATOR = re.compile(r"[;\n\r]")
 _NUMBER_SEPARATOR = re.compile(r"[,\s]+")
 
 
-def _parse_number(token: str, row: int, col: int) -> float:
+def parse_number(token: str, row: int, col: int) -> float:
+    """One kernel weight typed as text: a number or a fraction such as 1/9, finite and within
+    ±MAX_KERNEL_VALUE. `row` and `col` (1-based) name the cell in the KernelError."""
     where = f"row {row}, column {col}"
     parts = token.split("/")
     if len(parts) > 2:
@@ -214,7 +216,7 @@ def parse_kernel(text: str) -> np.ndarray:
                 f"A kernel can be at most {MAX_KERNEL_SIZE}×{MAX_KERNEL_SIZE}: "
                 "use fewer rows or fewer numbers per row."
             )
-        rows.append([_parse_number(t, len(rows) + 1, j + 1) for j, t in enumerate(tokens)])
+        rows.append([parse_number(t, len(rows) + 1, j + 1) for j, t in enumerate(tokens)])
     if not rows:
         raise KernelError("The kernel is empty: type at least one number, for example '1'.")
     widths = {len(r) for r in rows}

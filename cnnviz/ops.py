@@ -386,10 +386,20 @@ def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
     dilated = np.zeros((dh * (kh - 1) + 1, dw * (kw - 1) + 1, k.shape[2]), np.float32)
     dilated[::dh, ::dw] = k
     span_h, span_w = dilated.shape[:2]
+    channels = padded.shape[2]
+    if channels > 1 and (k == k[:, :, :1]).all():
+        # One slice for every channel: Σ_c (x_c ⋆ k) = (Σ_c x_c) ⋆ k, so the channels are
+        # added first and filtered once (a third of the work on a colour image).
+        planes = padded[:, :, 0].astype(np.float32)
+        for c in range(1, channels):
+            planes += padded[:, :, c]
+        planes, dilated = planes[:, :, None], dilated[:, :, :1]
+    else:
+        planes = padded
     total = np.zeros(padded.shape[:2], np.float32)
-    for c in range(padded.shape[2]):
+    for c in range(planes.shape[2]):
         # anchor (0, 0): out[i, j] = Σ kernel[u, v] · x[i + u, j + v], a cross-correlation
-        total += cv2.filter2D(np.ascontiguousarray(padded[:, :, c], np.float32), cv2.CV_32F,
+        total += cv2.filter2D(np.ascontiguousarray(planes[:, :, c], np.float32), cv2.CV_32F,
                               np.ascontiguousarray(dilated[:, :, c]), anchor=(0, 0),
                               borderType=cv2.BORDER_CONSTANT)
     valid = total[: padded.shape[0] - span_h + 1, : padded.shape[1] - span_w + 1]

@@ -9,6 +9,7 @@ Step-throughs are Plotly animations whose frames play in the browser.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from functools import lru_cache
 from collections.abc import Sequence
 
@@ -70,9 +71,11 @@ def colorize(values: np.ndarray, zmin: float, zmax: float, diverging: bool) -> n
     scaled = np.subtract(values, np.float32(zmin), dtype=np.float32)
     scaled *= np.float32(255.0 / span)
     scaled += np.float32(0.5)
-    np.nan_to_num(scaled, copy=False, nan=0.5)  # NaN is drawn as zmin
+    if np.isnan(scaled).any():
+        np.nan_to_num(scaled, copy=False, nan=0.5)  # NaN is drawn as zmin
     np.clip(scaled, 0, 255, out=scaled)
-    return _lut(colorscale_name(diverging))[scaled.astype(np.uint8)]
+    # np.take, not lut[index]: fancy indexing of a 512×512 map is 4x slower.
+    return np.take(_lut(colorscale_name(diverging)), scaled.astype(np.uint8), axis=0)
 
 
 @lru_cache(maxsize=16)
@@ -118,7 +121,9 @@ class RawFigure(go.Figure):
     """
 
     def __init__(self, spec: dict):
-        super().__init__()
+        # go.Figure.__init__ is skipped on purpose: it builds an empty layout and template
+        # (about 2 ms) that nothing reads. st.plotly_chart and plotly.io only call
+        # to_dict(); the object model (fig.data, fig.layout) is not available.
         self._spec = spec
 
     def to_dict(self) -> dict:
@@ -355,6 +360,40 @@ def _compact(z: np.ndarray, decimals: int | None = None) -> list:
     return np.where(np.isfinite(rounded), rounded, None).tolist()
 
 
+def _typed_matrices(stack: np.ndarray) -> list[list[dict]]:
+    """(n, kh, kw, C) step matrices -> [step][channel] plotly.js typed arrays (float32).
+
+    A step-through carries two matrices per channel per step: 46,000 numbers for 64 steps
+    of an 11×11 kernel on 3 channels. As JSON numbers that is 400 kB and a Python float
+    each; as plotly.js's typed-array spec ({"dtype": "f4", "bdata": base64}) it is 60%
+    of the bytes and one base64 call per matrix. Float32 keeps 7 significant digits; the
+    figures show at most 5. NaN stays NaN, which a heatmap draws as a gap.
+    """
+    arrays = np.ascontiguousarray(stack.transpose(0, 3, 1, 2), dtype="<f4")  # (n, C, kh, kw)
+    shape = f"{arrays.shape[2]},{arrays.shape[3]}"
+    size = arrays.shape[2] * arrays.shape[3] * 4
+    raw = arrays.tobytes()
+    out, offset = [], 0
+    for _ in range(arrays.shape[0]):
+        row = []
+        for _ in range(arrays.shape[1]):
+            row.append({"dtype": "f4", "shape": shape,
+                        "bdata": base64.b64encode(raw[offset:offset + size]).decode("ascii")})
+            offset += size
+        out.append(row)
+    return out
+
+
+def matrix(z) -> np.ndarray:
+    """A heatmap's ``z`` as a float array, whether a nested list or a typed-array spec."""
+    if isinstance(z, dict) and "bdata" in z:
+        shape = tuple(int(v) for v in str(z["shape"]).split(","))
+        dtype = {"f4": "<f4", "f8": "<f8"}[z["dtype"]]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=dtype).reshape(shape).astype(
+            np.float64)
+    return np.array(z, dtype=np.float64)
+
+
 def _heatmap(z: np.ndarray, k: int, *, colorscale: str, zmin: float, zmax: float,
              show_text: bool, name: str, x0: int = 0, y0: int = 0) -> dict:
     trace = dict(
@@ -460,6 +499,62 @@ def _animated(data: list[dict], layout: dict, frames_data: list[list[dict]], tra
     return RawFigure(dict(data=data, layout=layout, frames=frames))
 
 
+@dataclass(frozen=True, eq=False)
+class StepFrames:
+    """What a convolution step-through's frames carry that depends on the windows alone.
+
+    The window and cell outlines, the patches and products, the output covers and the
+    slider labels change with the image, kernel, stride, padding, dilation and zoom box,
+    but not with the bias, the ReLU, the opening step or the speed. A page can keep them
+    (``conv_step_frames``) and rebuild only the rest when those change.
+    """
+
+    updates: list[list[dict]]  # per step: the new x/y or z of the moving traces
+    covers: list[list[dict]]  # per step: the rectangles over the output cells still to come
+    labels: list[str]  # per step: the slider's label
+
+
+def _conv_grid(channels: int, names: Sequence[str]) -> tuple[dict, dict, list[dict]]:
+    titles = {(0, 0): "Padded input", (0, 4): "Output"}
+    for c in range(channels):
+        suffix = f" ({names[c]})" if channels > 1 else ""
+        titles[(c, 1)] = f"Patch{suffix}"
+        titles[(c, 2)] = f"Kernel{suffix}"
+        titles[(c, 3)] = f"Patch × kernel{suffix}"
+    return _grid([0.3, 0.15, 0.15, 0.15, 0.25], channels, {0, 4}, titles)
+
+
+def _channel_names(channels: int, channel_names: Sequence[str] | None) -> list[str]:
+    return list(channel_names or (["R", "G", "B"] if channels == 3 else
+                                  [f"channel {c}" for c in range(channels)]))
+
+
+def conv_step_frames(steps: ConvSteps) -> StepFrames:
+    """The frames' parts of `conv_step_figure` that only the windows decide (see StepFrames)."""
+    n = len(steps.sums)
+    channels = steps.padded.shape[2]
+    _, cells, _ = _conv_grid(channels, _channel_names(channels, None))
+    or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
+    oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
+    shape = (or1 - or0, oc1 - oc0)
+    rows, cols = steps.out_rows - or0, steps.out_cols - oc0
+    patches = _typed_matrices(steps.patches)
+    products = _typed_matrices(steps.products)
+    updates = []
+    for i in range(n):
+        frame = [dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
+                          strict=True))]
+        frame += [{"z": z} for z in patches[i]]
+        frame += [{"z": z} for z in products[i]]
+        frame.append(dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]),
+                                                          int(steps.out_cols[i])), strict=True)))
+        updates.append(frame)
+    labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
+              for i in range(n)]
+    covers = [_cover(cells[(0, 4)], i, rows, cols, shape, (or0, oc0)) for i in range(n)]
+    return StepFrames(updates, covers, labels)
+
+
 def conv_step_figure(
     steps: ConvSteps,
     *,
@@ -467,6 +562,7 @@ def conv_step_figure(
     frame_ms: int = 600,
     channel_names: Sequence[str] | None = None,
     height: int | None = None,
+    frames: StepFrames | None = None,
 ) -> RawFigure:
     """The animated step-through of a convolution over the region in `steps`.
 
@@ -474,14 +570,16 @@ def conv_step_figure(
     dotted), then per channel the patch, the kernel slice and the element-wise
     products, then the output region filling in cell by cell. A caption gives the
     sum. Frame i shows step i; the figure opens on step `start`.
+
+    `frames`: ``conv_step_frames(s)`` of steps `s` with the same windows (the same
+    image, kernel and geometry; the bias may differ), kept from an earlier call.
     """
     n = len(steps.sums)
     if n == 0:
         raise ValueError("no steps to show")
     start = int(np.clip(start, 0, n - 1))
     channels = steps.padded.shape[2]
-    names = list(channel_names or (["R", "G", "B"] if channels == 3 else
-                                   [f"channel {c}" for c in range(channels)]))
+    names = _channel_names(channels, channel_names)
     kh, kw = steps.kernel.shape[:2]
     show_cell_text = kh * kw <= 49
 
@@ -492,16 +590,9 @@ def conv_step_figure(
     or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
     oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
 
-    titles = {(0, 0): "Padded input", (0, 4): "Output"}
-    for c in range(channels):
-        suffix = f" ({names[c]})" if channels > 1 else ""
-        titles[(c, 1)] = f"Patch{suffix}"
-        titles[(c, 2)] = f"Kernel{suffix}"
-        titles[(c, 3)] = f"Patch × kernel{suffix}"
-    axes, cells, title_notes = _grid([0.3, 0.15, 0.15, 0.15, 0.25], channels, {0, 4}, titles)
+    axes, cells, title_notes = _conv_grid(channels, names)
     k_in, k_out = cells[(0, 0)], cells[(0, 4)]
     data: list[dict] = []
-
     # 1. padded input (still), the image edge, and the moving window.
     lo, hi, _ = value_range(steps.padded)
     if channels == 3:
@@ -569,26 +660,15 @@ def conv_step_figure(
             return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {_sum_text(every)} = {total}"
         return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {parts} = {total}"
 
-    patch_digits, product_digits = _decimals(steps.patches), _decimals(steps.products)
-    patches = np.round(steps.patches, patch_digits)
-    products = np.round(steps.products, product_digits)
-    frames_data = []
-    for i in range(n):
-        frame = [dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
-                          strict=True))]
-        frame += [{"z": patches[i, :, :, c].tolist()} for c in range(channels)]
-        frame += [{"z": products[i, :, :, c].tolist()} for c in range(channels)]
-        frame.append(dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]),
-                                                          int(steps.out_cols[i])), strict=True)))
-        frames_data.append(frame)
+    if frames is None:
+        frames = conv_step_frames(steps)
+    if len(frames.updates) != n:
+        raise ValueError("the frames belong to other steps")
     traces = [window_trace, *patch_traces, *product_traces, cell_trace]
-    labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
-              for i in range(n)]
-    covers = [_cover(k_out, i, rows, cols, shape, (or0, oc0)) for i in range(n)]
     layout = dict(axes, annotations=title_notes, height=height or (280 + 170 * channels),
                   margin=dict(l=10, r=10, t=90, b=110))
-    return _animated(data, layout, frames_data, traces, [caption(i) for i in range(n)], covers,
-                     labels, start, frame_ms)
+    return _animated(data, layout, frames.updates, traces, [caption(i) for i in range(n)],
+                     frames.covers, frames.labels, start, frame_ms)
 
 
 def pool_step_figure(
@@ -1001,7 +1081,7 @@ def map_mosaic(maps: np.ndarray, limits: Sequence[float], *, columns: int, tile_
         m = float(limits[i]) or 1.0
         tile = _resize_map(maps[i], tile_px)
         index = np.clip((np.nan_to_num(tile) + m) * (255.0 / (2 * m)) + 0.5, 0, 255)
-        out[r0:r0 + th, c0:c0 + tw] = lut[index.astype(np.uint8)]
+        out[r0:r0 + th, c0:c0 + tw] = np.take(lut, index.astype(np.uint8), axis=0)
         boxes.append((r0, r0 + th, c0, c0 + tw))
     return out, boxes
 

@@ -187,7 +187,7 @@ st.plotly_chart(plots.kernel_slices(kernel, names=names), key=P + "slices")
 c = kernel.shape[0]
 st.caption(
     f"Filter {f} of {layer}: {c} slice{'s' if c > 1 else ''} of {kernel.shape[1]}×"
-    f"{kernel.shape[2]}" + (f" (the first 16 shown)" if c > 16 else "") + ", on one red-blue "
+    f"{kernel.shape[2]}" + (" (the first 16 shown)" if c > 16 else "") + ", on one red-blue "
     "scale. " + ("Each slice is slid over one map of the layer before and the results are "
                  "summed: the filter looks for a combination of the patterns those maps "
                  "found, which is why deeper kernels are hard to read as pictures."

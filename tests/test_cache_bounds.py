@@ -33,8 +33,9 @@ def _dict_constants(tree: ast.Module) -> dict[str, set[str]]:
 
 
 def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
-    """(function, line, keyword names) of every ``@st.cache_data(...)`` and
-    ``@st.cache_resource(...)`` in ``path``; a bare decorator has no keywords."""
+    """(function, line, keyword names) of every ``@st.cache_data(...)``,
+    ``@st.cache_resource(...)`` and ``@memo(...)`` (ui.memo) in ``path``; a bare decorator
+    has no keywords."""
     tree = ast.parse(path.read_text(), filename=str(path))
     constants = _dict_constants(tree)
     out = []
@@ -44,8 +45,9 @@ def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
         for deco in node.decorator_list:
             call = deco if isinstance(deco, ast.Call) else None
             target = call.func if call else deco
-            if not (isinstance(target, ast.Attribute)
-                    and target.attr in ("cache_data", "cache_resource")):
+            if not ((isinstance(target, ast.Attribute)
+                     and target.attr in ("cache_data", "cache_resource"))
+                    or (isinstance(target, ast.Name) and target.id == "memo")):
                 continue
             keys: set[str] = set()
             for kw in call.keywords if call else []:
@@ -59,7 +61,7 @@ def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
 
 def test_the_scan_finds_the_caches():
     names = {name for path in SOURCES for name, _, _ in _caches(path)}
-    assert {"_conv_result", "grad_cam", "totals"} <= names
+    assert {"_conv_result", "_named_picture", "grad_cam", "totals"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))

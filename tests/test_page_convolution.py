@@ -77,7 +77,7 @@ def test_step_through_sums_match_torch_on_the_page_image():
     params = ConvParams(kernel=kernel, stride=(2, 1), padding=(1, 2, 0, 3), dilation=(2, 2),
                         bias=0.5)
     steps, _ = conv_result(values, params, (10, 18, 20, 28), False)
-    x = F.pad(torch.from_numpy(values.array).permute(2, 0, 1)[None], (0, 3, 1, 2))
+    x = F.pad(torch.from_numpy(values.array.copy()).permute(2, 0, 1)[None], (0, 3, 1, 2))
     w = torch.from_numpy(np.repeat(kernel[:, :, None], 3, 2).astype(np.float64)).permute(2, 0, 1)
     ref = F.conv2d(x, w[None], torch.tensor([0.5], dtype=torch.float64), stride=(2, 1),
                    dilation=2)[0, 0].numpy()

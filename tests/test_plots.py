@@ -65,7 +65,7 @@ def test_classic_example_frames_carry_the_textbook_numbers():
     assert "<b>4</b>" in captions[0] and "out[0, 0]" in captions[0]
     # every frame's products are patch × kernel, as the step data says
     for i, frame in enumerate(spec["frames"]):
-        np.testing.assert_allclose(frame["data"][2]["z"], steps.products[i, :, :, 0])
+        np.testing.assert_allclose(plots.matrix(frame["data"][2]["z"]), steps.products[i, :, :, 0])
 
 
 def test_opening_step_and_slider():

@@ -1,14 +1,15 @@
-"""Cached wrappers around the library for the pages: arrays in ``st.cache_data``.
+"""Cached wrappers around the library for the playground pages.
 
-Keys are a digest of the image's bytes and small hashable parameter values, so two
-students with the same image and settings share one result and nothing else. The
-float pixel values (6 MB for 512×512×3) are not hashed again on every call: they
-travel as :class:`Values`, whose ``key`` names them, and the cached functions take
-the array as an underscore argument, which Streamlit does not hash.
+Keys are a digest of the image's bytes and the settings, so two students with the same
+image and settings share one result and nothing else. The float pixel values (6 MB for
+512×512×3) are never hashed again: they travel as :class:`Values`, whose ``key`` names
+them. The look-ups made on every rerun (steps, figures, pictures) go through
+``ui.memo``, keyed by that text; the rest through Streamlit's caches.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,15 +29,15 @@ from cnnviz.ops import (
     pool2d,
     pool_steps,
 )
+from ui.memo import memo
 
 Region = tuple[int, int, int, int]
 CACHE = dict(max_entries=64, ttl=3600, show_spinner=False)
-# Step data is kept as objects too (cache_resource, not cache_data): pickling a 6 MB padded
-# image on every cache write cost a quarter of a rerun. Its arrays are read-only.
-STEPS = dict(max_entries=32, ttl=3600, show_spinner=False)
-# Figures are kept as objects (cache_resource): pickling them on every hit would cost more
-# than building them. Callers only read them.
-FIGURES = dict(max_entries=32, ttl=3600, show_spinner=False)
+# Step data and figures are kept as objects (not pickled: pickling a 6 MB padded image on
+# every cache write cost a quarter of a rerun), shared by every session, and only read.
+# They are looked up by a text key (ui.memo) several times a rerun.
+STEPS = dict(max_entries=32, ttl=3600)
+FIGURES = dict(max_entries=32, ttl=3600)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,12 +61,12 @@ def as_values(pixels: np.ndarray, *, gray: bool, scale: str, digest: str | None 
     if not digest:
         digest = hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(),
                                  digest_size=16).hexdigest()
-    return _values(pixels, f"{digest}:{'gray' if gray else 'rgb'}:{scale}", gray, scale)
+    return _values(f"{digest}:{'gray' if gray else 'rgb'}:{scale}", pixels, gray, scale)
 
 
-@st.cache_resource(**STEPS)
-def _values(_pixels: np.ndarray, key: str, gray: bool, scale: str) -> Values:
-    arr = to_gray(_pixels)[:, :, None] if gray else _pixels
+@memo(**STEPS)
+def _values(key: str, pixels: np.ndarray, gray: bool, scale: str) -> Values:
+    arr = to_gray(pixels)[:, :, None] if gray else pixels
     values = arr.astype(np.float64)
     if scale == "unit":
         values /= 255.0
@@ -76,14 +77,20 @@ def _values(_pixels: np.ndarray, key: str, gray: bool, scale: str) -> Values:
 # --- convolution --------------------------------------------------------------------------
 
 
+def _conv_key(values: Values, params: ConvParams, *rest) -> str:
+    """A cache key: the image, every setting and weight (ConvParams' repr), and `rest`."""
+    return "|".join([values.key, repr(params), *map(repr, rest)])
+
+
 def conv_result(values: Values, params: ConvParams, region: Region, relu: bool):
     """(steps, full output) of one convolution; the full output in float32 for speed."""
-    return _conv_result(values.array, values.key, params, region, relu)
+    return _conv_result(_conv_key(values, params, region, relu), values.array, params, region,
+                        relu)
 
 
-@st.cache_resource(**STEPS)
-def _conv_result(_array: np.ndarray, key: str, params: ConvParams, region: Region, relu: bool):
-    steps = conv_steps(_array, params.kernel_array, **params.options(), region=region,
+@memo(**STEPS)
+def _conv_result(key: str, array: np.ndarray, params: ConvParams, region: Region, relu: bool):
+    steps = conv_steps(array, params.kernel_array, **params.options(), region=region,
                        output_dtype=np.float32)
     output = np.maximum(steps.output, 0) if relu else steps.output
     output.setflags(write=False)
@@ -92,27 +99,38 @@ def _conv_result(_array: np.ndarray, key: str, params: ConvParams, region: Regio
 
 def conv_figure(values: Values, params: ConvParams, region: Region, relu: bool, start: int,
                 frame_ms: int):
-    return _conv_figure(values.array, values.key, params, region, relu, start, frame_ms)
+    steps, _ = conv_result(values, params, region, relu)
+    # The frames' bulk (patches, products, outlines) depends on the windows only: a new
+    # bias, ReLU, opening step or speed reuses it.
+    windows = _conv_key(values, dataclasses.replace(params, bias=0.0), region)
+    frames = _conv_frames(windows, steps)
+    names = ["R", "G", "B"] if values.shape[2] == 3 else ["gray"]
+    return _conv_figure(_conv_key(values, params, region, relu, start, frame_ms), steps,
+                        start, frame_ms, names, frames)
 
 
-@st.cache_resource(**FIGURES)
-def _conv_figure(_array: np.ndarray, key: str, params: ConvParams, region: Region, relu: bool,
-                 start: int, frame_ms: int):
-    steps, _ = _conv_result(_array, key, params, region, relu)
-    names = ["R", "G", "B"] if _array.shape[2] == 3 else ["gray"]
-    return plots.conv_step_figure(steps, start=start, frame_ms=frame_ms, channel_names=names)
+@memo(**FIGURES)
+def _conv_frames(key: str, steps: ConvSteps) -> plots.StepFrames:
+    return plots.conv_step_frames(steps)
+
+
+@memo(**FIGURES)
+def _conv_figure(key: str, steps: ConvSteps, start: int, frame_ms: int, names: list[str],
+                 frames: plots.StepFrames):
+    return plots.conv_step_figure(steps, start=start, frame_ms=frame_ms, channel_names=names,
+                                  frames=frames)
 
 
 # --- pooling ------------------------------------------------------------------------------
 
 
 def pool_result(values: Values, params: PoolParams, region: Region) -> PoolSteps:
-    return _pool_result(values.array, values.key, params, region)
+    return _pool_result(f"{values.key}|{params!r}|{region!r}", values.array, params, region)
 
 
-@st.cache_resource(**STEPS)
-def _pool_result(_array: np.ndarray, key: str, params: PoolParams, region: Region) -> PoolSteps:
-    return pool_steps(_array, **params.options(), region=region)
+@memo(**STEPS)
+def _pool_result(key: str, array: np.ndarray, params: PoolParams, region: Region) -> PoolSteps:
+    return pool_steps(array, **params.options(), region=region)
 
 
 def pool_full(values: Values, params: PoolParams) -> np.ndarray:
@@ -126,13 +144,13 @@ def _pool_full(_array: np.ndarray, key: str, params: PoolParams) -> np.ndarray:
 
 def pool_figure(values: Values, params: PoolParams, region: Region, start: int, frame_ms: int,
                 channel: int):
-    return _pool_figure(values.array, values.key, params, region, start, frame_ms, channel)
+    steps = pool_result(values, params, region)
+    key = f"{values.key}|{params!r}|{region!r}|{start}|{frame_ms}|{channel}"
+    return _pool_figure(key, steps, start, frame_ms, channel)
 
 
-@st.cache_resource(**FIGURES)
-def _pool_figure(_array: np.ndarray, key: str, params: PoolParams, region: Region, start: int,
-                 frame_ms: int, channel: int):
-    steps = _pool_result(_array, key, params, region)
+@memo(**FIGURES)
+def _pool_figure(key: str, steps: PoolSteps, start: int, frame_ms: int, channel: int):
     return plots.pool_step_figure(steps, start=start, frame_ms=frame_ms, channel=channel)
 
 
@@ -148,18 +166,19 @@ def picture(image: np.ndarray, title: str, box: Region | None = None, colorbar_t
     """
     if name is None:
         return _picture(image, title, box, colorbar_title)
-    return _named_picture(image, name, title, box, colorbar_title)
+    return _named_picture(f"{name}|{title}|{box!r}|{colorbar_title}", image, title, box,
+                          colorbar_title)
 
 
-@st.cache_resource(**FIGURES)
+@st.cache_resource(**FIGURES, show_spinner=False)
 def _picture(image: np.ndarray, title: str, box: Region | None, colorbar_title: str):
     return plots.picture(image, title=title, box=box, colorbar_title=colorbar_title)
 
 
-@st.cache_resource(**FIGURES)
-def _named_picture(_image: np.ndarray, name: str, title: str, box: Region | None,
+@memo(**FIGURES)
+def _named_picture(key: str, image: np.ndarray, title: str, box: Region | None,
                    colorbar_title: str):
-    return plots.picture(_image, title=title, box=box, colorbar_title=colorbar_title)
+    return plots.picture(image, title=title, box=box, colorbar_title=colorbar_title)
 
 
 # Downloads are made when the button is clicked (st.download_button runs a callable then),

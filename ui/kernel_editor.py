@@ -1,16 +1,21 @@
 """The custom kernel of the Convolution page as an editable grid of numbers.
 
 The kernel's text (``weights`` in the URL, also editable as text) stays the one
-source of truth: the grids, the size inputs and the slice buttons each rewrite the
-text in a callback, and the grids are rebuilt from it on the next run.
+source of truth: the grid, the size inputs and the slice buttons each rewrite the
+text in a callback, and the grid is drawn from it on the next run.
+
+The grid is a small inline component (``kernel_grid.js``): one element for every
+slice, a number per cell. ``st.data_editor`` did the same at about 10 ms a rerun for
+an 11×11 kernel (Arrow conversion and column checks), a fifth of the page's budget.
 """
 
 from __future__ import annotations
 
 import hashlib
+from functools import partial
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from cnnviz.kernels import (
@@ -18,9 +23,17 @@ from cnnviz.kernels import (
     KernelError,
     format_kernel_slices,
     parse_kernel_slices,
+    parse_number,
 )
 
 CHANNEL_NAMES = ("R", "G", "B")
+_HERE = Path(__file__).parent
+# Without a shadow root (isolate_styles=False): the page's keyboard shortcuts must see that
+# a key went to an input, and the CSS is scoped by class instead.
+_GRID = st.components.v2.component(
+    "cnnviz.kernel_grid", js=(_HERE / "kernel_grid.js").read_text(),
+    css=(_HERE / "kernel_grid.css").read_text(), isolate_styles=False,
+)
 
 
 def resize(kernel: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -31,25 +44,27 @@ def resize(kernel: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def apply_edits(slice_2d: np.ndarray, edited_rows: dict) -> np.ndarray:
-    """A data-editor's ``edited_rows`` ({row: {column name: value}}) applied to a slice.
+def apply_edit(kernel: np.ndarray, edit: object) -> np.ndarray | None:
+    """The kernel with one cell changed by the grid's ``edit`` trigger, or None.
 
-    Columns are named "1".."kw"; a cleared cell counts as 0; values that are not finite
-    numbers are ignored (the grid only accepts numbers, but a paste may bring text).
+    ``edit`` is {"slice", "row", "col", "value"} as the browser sent it: anything out of
+    range, malformed or not a finite number (fractions such as 1/9 are numbers) is None.
     """
-    out = slice_2d.astype(np.float32).copy()
-    for row, changes in edited_rows.items():
-        r = int(row)
-        for column, value in changes.items():
-            c = int(column) - 1
-            if not (0 <= r < out.shape[0] and 0 <= c < out.shape[1]):
-                continue
-            try:
-                number = 0.0 if value is None else float(value)
-            except (TypeError, ValueError):
-                continue
-            if np.isfinite(number):
-                out[r, c] = number
+    if not isinstance(edit, dict):
+        return None
+    try:
+        s, r, c = (int(edit[k]) for k in ("slice", "row", "col"))
+        value = parse_number(str(edit["value"]).strip(), r + 1, c + 1)
+    except (KeyError, TypeError, ValueError):  # KernelError is a ValueError
+        return None
+    slices = 1 if kernel.ndim == 2 else kernel.shape[2]
+    if not (0 <= s < slices and 0 <= r < kernel.shape[0] and 0 <= c < kernel.shape[1]):
+        return None
+    out = kernel.astype(np.float32)  # a copy
+    if out.ndim == 2:
+        out[r, c] = value
+    else:
+        out[r, c, s] = value
     return out
 
 
@@ -63,15 +78,16 @@ def _on_size(text_key: str, rows_key: str, cols_key: str) -> None:
                                int(st.session_state[cols_key])))
 
 
-def _on_grid(text_key: str, grid_key: str, channel: int) -> None:
-    kernel = parse_kernel_slices(st.session_state[text_key])
-    edits = st.session_state[grid_key].get("edited_rows", {})
-    if kernel.ndim == 2:
-        kernel = apply_edits(kernel, edits)
-    else:
-        kernel = kernel.copy()
-        kernel[:, :, channel] = apply_edits(kernel[:, :, channel], edits)
-    _set_text(text_key, kernel)
+def _on_grid(text_key: str, grid_key: str) -> None:
+    state = st.session_state.get(grid_key)
+    edit = getattr(state, "edit", None) if state is not None else None
+    try:
+        kernel = parse_kernel_slices(st.session_state[text_key])
+    except KernelError:
+        return
+    edited = apply_edit(kernel, edit)
+    if edited is not None:
+        _set_text(text_key, edited)
 
 
 def _on_slices(text_key: str, channels: int) -> None:
@@ -100,22 +116,15 @@ def kernel_editor(prefix: str, channels: int) -> None:
                         args=(text_key, rows_key, cols_key))
         c2.number_input("Kernel columns", 1, MAX_KERNEL_SIZE, key=cols_key, on_change=_on_size,
                         args=(text_key, rows_key, cols_key))
-        # A new key whenever the text changes, so each grid starts from the kernel as it is.
-        version = hashlib.sha1(st.session_state[text_key].encode()).hexdigest()[:10]
         slices = [kernel] if kernel.ndim == 2 else [kernel[:, :, c] for c in
                                                     range(kernel.shape[2])]
-        for c, values in enumerate(slices):
-            if len(slices) > 1:
-                name = CHANNEL_NAMES[c] if len(slices) == 3 else f"channel {c + 1}"
-                st.caption(f"Slice for {name}")
-            frame = pd.DataFrame(values.astype(float),
-                                 columns=[str(j + 1) for j in range(values.shape[1])],
-                                 index=[str(i + 1) for i in range(values.shape[0])])
-            grid_key = f"{prefix}grid.{c}.{version}"
-            st.data_editor(frame, key=grid_key, on_change=_on_grid,
-                           args=(text_key, grid_key, c), width="content",
-                           column_config={col: st.column_config.NumberColumn(col, format="%g")
-                                          for col in frame.columns})
+        names = ([""] if len(slices) == 1 else list(CHANNEL_NAMES) if len(slices) == 3
+                 else [f"channel {c + 1}" for c in range(len(slices))])
+        grid_key = prefix + "grid"
+        _GRID(key=grid_key, data={
+            "slices": [np.asarray(x, dtype=float).tolist() for x in slices], "names": names,
+            "version": hashlib.sha1(st.session_state[text_key].encode()).hexdigest()[:12]},
+            on_edit_change=partial(_on_grid, text_key, grid_key))
         if channels > 1:
             per_channel = kernel.ndim == 3
             st.button("Same slice for every channel" if per_channel

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -52,16 +54,42 @@ def test_stride_zero_explains(page: Page, app_url):
 def test_edit_a_custom_kernel_in_the_grid(page: Page, app_url, shot):
     open_app(page, f"{app_url}/convolution?sample=classic_5x5&kernel=custom"
                    "&weights=1,0,-1;2,0,-2;1,0,-1")
-    grid = page.get_by_test_id("stDataFrame").first.locator("canvas").first
-    expect(grid).to_be_visible()
-    box = grid.bounding_box()
-    assert box is not None
-    # the middle column of the first row: a 35 px header, then 35 px rows
-    page.mouse.dblclick(box["x"] + box["width"] * 0.5, box["y"] + 35 + 17)
-    page.wait_for_timeout(300)
-    page.keyboard.press("Control+A")
+    cell = page.get_by_label("Kernel weight, row 1, column 2")
+    expect(cell).to_have_value("0")
+    cell.click()
     page.keyboard.type("7")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # commits, and moves to the cell below
     expect(page.locator("code").last).to_contain_text("1,  7, -1", timeout=20_000)
+    expect(page.get_by_label("Kernel weight, row 2, column 2")).to_be_focused()
+    # a fraction is a number; the grid shows its value
+    below = page.get_by_label("Kernel weight, row 2, column 2")
+    below.fill("1/4")
+    below.press("Tab")
+    expect(page.locator("code").last).to_contain_text("0.25", timeout=20_000)
+    expect(below).to_have_value("0.25")
+    # text that is not a number is refused in the browser and changes nothing
+    corner = page.get_by_label("Kernel weight, row 3, column 3")
+    corner.fill("nope")
+    corner.press("Enter")
+    expect(corner).to_have_class(re.compile("bad"))
+    page.wait_for_timeout(500)
+    expect(page.locator("code").last).to_contain_text("1,  0, -1", timeout=5_000)
     assert_no_exception(page)
     shot("edited")
+
+
+def test_grid_keeps_the_keyboard_shortcuts_out(page: Page, app_url):
+    """Arrow keys in a kernel cell move between cells; they do not step the animation."""
+    open_app(page, f"{app_url}/convolution?sample=classic_5x5&kernel=custom"
+                   "&weights=1,0,-1;2,0,-2;1,0,-1")
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot text')]
+                                .some(t => t.textContent.startsWith('Step '))""")
+    before = _current_step(page)
+    assert before.startswith("Step 1 ·"), before
+    cell = page.get_by_label("Kernel weight, row 1, column 1")
+    cell.click()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Kernel weight, row 2, column 1")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert _current_step(page) == before
