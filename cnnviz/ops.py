@@ -14,6 +14,7 @@ come from `cnnviz.arithmetic`, the one home of the formulas.
 from __future__ import annotations
 
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -345,7 +346,7 @@ def conv2d(
     img = _as_image(image)
     k = _as_kernel(kernel, img.shape[2])
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
-    padded = _pad(img, geo.pads, padding_mode)  # (Hp, Wp, C)
+    padded = _pad_once(img, geo.pads, padding_mode)  # (Hp, Wp, C); kept for read-only images
     return _conv_padded(padded, k, _as_bias(bias), geo, torch_dtype)
 
 
@@ -354,7 +355,11 @@ def _conv_padded(padded: np.ndarray, k: np.ndarray, bias: float, geo: _ConvGeome
     """The cross-correlation of an already padded (Hp, Wp, C) input: (H_out, W_out)."""
     if torch_dtype == torch.float32:
         return _correlate_float32(padded, k, bias, geo)
-    x = torch.from_numpy(padded).permute(2, 0, 1)[None]  # (1, C, Hp, Wp), a view
+    with warnings.catch_warnings():
+        # A kept padded copy is read-only (_pad_once); torch warns about any read-only array,
+        # but conv2d only reads its input.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        x = torch.from_numpy(padded).permute(2, 0, 1)[None]  # (1, C, Hp, Wp), a view
     weight = torch.from_numpy(np.ascontiguousarray(k.transpose(2, 0, 1)))[None]  # (1, C, kh, kw)
     b = torch.tensor([bias], dtype=torch.float64)
     x, weight, b = x.to(torch_dtype), weight.to(torch_dtype), b.to(torch_dtype)
@@ -547,6 +552,7 @@ def conv_steps(
     padding_mode: PaddingMode = "zeros",
     region: Region | None = None,
     output_dtype: type = np.float64,
+    output: np.ndarray | None = None,
 ) -> ConvSteps:
     """All the windows of `conv2d` over `region` of the output, computed at once.
 
@@ -555,6 +561,8 @@ def conv_steps(
     MAX_STEPS windows raise ParameterError suggesting a zoom box.
     `output_dtype` is conv2d's `dtype` for the full `output` (np.float32 is much
     faster on big images); the step values (patches, products, sums) are float64.
+    `output`: the full output, when the caller already has it from `conv2d` (or an
+    earlier `conv_steps`) with this image and these settings, for a new region only.
     """
     img = _as_image(image)
     k = _as_kernel(kernel, img.shape[2])
@@ -565,7 +573,11 @@ def conv_steps(
     )
     torch_dtype = _torch_dtype(output_dtype)
     padded = _pad_once(img, geo.pads, padding_mode)  # (Hp, Wp, C), for both uses
-    output = _conv_padded(padded, k, bias, geo, torch_dtype)  # exactly what conv2d computes
+    if output is None:
+        output = _conv_padded(padded, k, bias, geo, torch_dtype)  # exactly what conv2d computes
+    elif output.shape != geo.out_hw:
+        raise ParameterError(f"the output given is {output.shape[0]}×{output.shape[1]}, but "
+                             f"these settings give {geo.out_hw[0]}×{geo.out_hw[1]}")
     patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C)
     products = patches * k[None]  # (n, kh, kw, C)
     channel_sums = products.sum(axis=(1, 2))  # (n, C)

@@ -9,9 +9,9 @@ Step-throughs are Plotly animations whose frames play in the browser.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -246,29 +246,55 @@ def _picture_grid_figure(data: list[dict], axes: dict, notes: list[dict], cells:
 # --- still pictures ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class PictureSource:
+    """A picture encoded for the browser (`picture_source`), ready for `picture`.
+
+    Encoding is the costly part of a picture (a 512×512 JPEG, and colouring a map): a page
+    that keeps the source redraws the figure with a new box or title for free.
+    """
+
+    uri: str  # data: URI of the PNG/JPEG
+    height: int
+    width: int
+    colour: tuple[float, float, bool] | None  # a map's (zmin, zmax, diverging); None: RGB
+
+
+def picture_source(image: np.ndarray) -> PictureSource:
+    """uint8 (H, W, 3) as it is, or a float (H, W) map coloured as `picture` says."""
+    if image.ndim == 3:
+        rgb, colour = image.astype(np.uint8), None
+    else:
+        values = np.asarray(image)
+        colour = value_range(values)
+        rgb = colorize(values, *colour)
+    return PictureSource(_png_uri(rgb), rgb.shape[0], rgb.shape[1], colour)
+
+
 def picture(
-    image: np.ndarray,
+    image: np.ndarray | None = None,
     *,
     title: str = "",
     box: Box | None = None,
     colorbar_title: str = "",
     height: int = 420,
+    source: PictureSource | None = None,
 ) -> RawFigure:
     """An image or a map as one PNG/JPEG, with an optional highlighted box.
 
     image: uint8 (H, W, 3) is shown as it is; a float (H, W) map is coloured with
     Viridis, or RdBu around 0 when it has both signs, and gets a colour bar.
     box: (row0, row1, col0, col1) half-open, in pixels.
+    source: ``picture_source(image)`` made earlier, instead of `image`.
     """
+    if source is None:
+        if image is None:
+            raise ValueError("picture needs an image or its source")
+        source = picture_source(image)
+    h, w = source.height, source.width
     data: list[dict] = []
-    if image.ndim == 3:
-        rgb = image.astype(np.uint8)
-        h, w = rgb.shape[:2]
-    else:
-        values = np.asarray(image)
-        h, w = values.shape
-        zmin, zmax, diverging = value_range(values)
-        rgb = colorize(values, zmin, zmax, diverging)
+    if source.colour is not None:
+        zmin, zmax, diverging = source.colour
         # An invisible marker carries the colour bar of the picture.
         data.append(dict(
             type="scatter", x=[None], y=[None], mode="markers", showlegend=False,
@@ -277,7 +303,7 @@ def picture(
                         color=[zmin], showscale=True,
                         colorbar=dict(title=dict(text=colorbar_title), thickness=14)),
         ))
-    data.append(dict(type="image", source=_png_uri(rgb), x0=0, y0=0, dx=1, dy=1,
+    data.append(dict(type="image", source=source.uri, x0=0, y0=0, dx=1, dy=1,
                      hoverinfo="x+y", name=title or "image"))
     if box is not None:
         xs, ys = _box_path(box)
@@ -419,12 +445,10 @@ def _outline(k: int, xs: list, ys: list, name: str, dash: str | None = None,
 def _taps_outline(tap_rows: np.ndarray, tap_cols: np.ndarray) -> tuple[list, list]:
     """Outline of the cells a window reads: one rectangle when they touch, else one small
     square per tap, so the gaps of a dilated kernel show."""
-    r = np.asarray(tap_rows, dtype=float)
-    c = np.asarray(tap_cols, dtype=float)
-    contiguous = np.all(np.diff(r) == 1) and np.all(np.diff(c) == 1)
-    if contiguous:
+    r, c = tap_rows.tolist(), tap_cols.tolist()  # increasing: touching when span = count - 1
+    if r[-1] - r[0] == len(r) - 1 and c[-1] - c[0] == len(c) - 1:
         return _box_path((int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1))
-    rr, cc = np.meshgrid(r, c, indexing="ij")
+    rr, cc = np.meshgrid(np.asarray(r, float), np.asarray(c, float), indexing="ij")
     rr, cc = rr.ravel()[:, None], cc.ravel()[:, None]
     # Each square: 5 corners then a gap (NaN -> None breaks the line).
     xs = np.hstack([cc - 0.5, cc + 0.5, cc + 0.5, cc - 0.5, cc - 0.5, np.full_like(cc, np.nan)])
@@ -440,32 +464,35 @@ def _cell_outline(r: int, c: int) -> tuple[list, list]:
     return _box_path((r, r + 1, c, c + 1))
 
 
-def _cover(k: int, i: int, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
-           origin: tuple[int, int]) -> list[dict]:
-    """White rectangles over the output cells not computed yet after step i.
+def _covers(k: int, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
+            origin: tuple[int, int]) -> list[list[dict]]:
+    """Per step i: white rectangles over the output cells not computed yet after step i.
 
     The output grid holds every value from the start, and each frame moves these
     covers: two rectangles a frame instead of the whole grid, so a 26×26 output
     stepped cell by cell stays a small payload. Steps run row by row.
     """
-    r, c = int(rows[i]), int(cols[i])
     height, width = shape
     r0, c0 = origin
     order = rows.astype(np.int64) * width + cols
     if np.any(np.diff(order) <= 0):
         raise ValueError("the steps must run row by row over the output region")
+    xref, yref = _axis_ref("x", k), _axis_ref("y", k)
 
     def rect(row0: int, row1: int, col0: int, col1: int) -> dict:
-        return dict(type="rect", xref=_axis_ref("x", k), yref=_axis_ref("y", k),
+        return dict(type="rect", xref=xref, yref=yref,
                     x0=c0 + col0 - 0.5, x1=c0 + col1 - 0.5, y0=r0 + row0 - 0.5,
                     y1=r0 + row1 - 0.5, fillcolor="white", line=dict(width=0), layer="above")
 
-    covers = []
-    if c + 1 < width:
-        covers.append(rect(r, r + 1, c + 1, width))
-    if r + 1 < height:
-        covers.append(rect(r + 1, height, 0, width))
-    return covers
+    out = []
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        covers = []
+        if c + 1 < width:
+            covers.append(rect(r, r + 1, c + 1, width))
+        if r + 1 < height:
+            covers.append(rect(r + 1, height, 0, width))
+        out.append(covers)
+    return out
 
 
 def _region_grid(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
@@ -551,7 +578,7 @@ def conv_step_frames(steps: ConvSteps) -> StepFrames:
         updates.append(frame)
     labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
               for i in range(n)]
-    covers = [_cover(cells[(0, 4)], i, rows, cols, shape, (or0, oc0)) for i in range(n)]
+    covers = _covers(cells[(0, 4)], rows, cols, shape, (or0, oc0))
     return StepFrames(updates, covers, labels)
 
 
@@ -756,7 +783,7 @@ def pool_step_figure(
     traces = [window_trace, winner_trace, patch_trace, cell_trace]
     labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
               for i in range(n)]
-    covers = [_cover(k_out, i, rows, cols, shape, (or0, oc0)) for i in range(n)]
+    covers = _covers(k_out, rows, cols, shape, (or0, oc0))
     layout = dict(axes, annotations=title_notes, height=height + 30,
                   margin=dict(l=10, r=10, t=90, b=110))
     return _animated(data, layout, frames_data, traces, [caption(i) for i in range(n)], covers,

@@ -454,3 +454,22 @@ def test_padding_a_read_only_image_is_remembered_and_stays_right():
 
     gc.collect()
     assert not any(key[0] == image_id for key in ops._PADDED)
+
+
+def test_conv_steps_reuses_a_given_output_for_a_new_region():
+    """The page convolves the whole image once and steps through many zoom boxes."""
+    rng = np.random.default_rng(7)
+    image = rng.random((20, 24, 3))
+    kernel = rng.normal(size=(3, 5, 3))
+    settings = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), bias=0.25,
+                    padding_mode="reflect")
+    full = conv2d(image, kernel, **settings, dtype=np.float32)
+    for region in [(0, 3, 0, 4), (5, 9, 10, 14)]:
+        fresh = conv_steps(image, kernel, **settings, region=region, output_dtype=np.float32)
+        reused = conv_steps(image, kernel, **settings, region=region, output=full)
+        np.testing.assert_array_equal(reused.output, fresh.output)
+        np.testing.assert_array_equal(reused.sums, fresh.sums)
+        rows, cols = reused.out_rows, reused.out_cols
+        np.testing.assert_allclose(full[rows, cols], reused.sums, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ParameterError, match="settings give"):
+        conv_steps(image, kernel, **settings, output=np.zeros((3, 3), np.float32))

@@ -84,6 +84,33 @@ def test_step_through_sums_match_torch_on_the_page_image():
     np.testing.assert_allclose(steps.sums, ref[steps.out_rows, steps.out_cols], rtol=1e-12)
 
 
+def test_kept_parts_give_what_a_fresh_convolution_gives():
+    """The page convolves once without the bias and adds it, keeps the frames of a geometry,
+    and gathers new windows for a new zoom box: every number must be what conv2d and
+    conv_steps give from scratch, in any order of changes."""
+    from cnnviz.ops import ConvParams, conv2d, conv_steps
+    from ui.compute import as_values, conv_figure, conv_result
+
+    rng = np.random.default_rng(3)
+    pixels = (rng.random((40, 50, 3)) * 255).astype(np.uint8)
+    values = as_values(pixels, gray=False, scale="unit")
+    kernel = rng.normal(size=(5, 3, 3))
+    for bias, relu, region in [(0.0, False, (0, 8, 0, 8)), (0.7, False, (0, 8, 0, 8)),
+                               (-1.3, True, (0, 8, 0, 8)), (-1.3, True, (5, 13, 9, 17)),
+                               (0.0, True, (5, 13, 9, 17)), (0.7, False, (0, 8, 0, 8))]:
+        params = ConvParams(kernel=kernel, stride=(1, 2), padding=(2, 1), bias=bias,
+                            padding_mode="reflect")
+        steps, shown = conv_result(values, params, region, relu)
+        fresh = conv2d(values.array, kernel, **params.options(), dtype=np.float32)
+        np.testing.assert_array_equal(shown, np.maximum(fresh, 0) if relu else fresh)
+        again = conv_steps(values.array, kernel, **params.options(), region=region)
+        np.testing.assert_allclose(steps.sums, again.sums, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(steps.patches, again.patches)
+        spec = conv_figure(values, params, region, relu, 2, 600).to_dict()
+        caption = spec["frames"][0]["layout"]["title"]["text"]
+        assert f"{again.sums[0]:.4g}" in caption and f"out[{region[0]}, {region[2]}]" in caption
+
+
 def test_custom_kernel_with_one_slice_per_channel():
     at = _open(kernel="custom", weights="1 0;0 1|0 0;0 0|0 0;0 0")
     assert not at.error

@@ -25,6 +25,7 @@ from cnnviz.ops import (
     ConvSteps,
     PoolParams,
     PoolSteps,
+    conv2d,
     conv_steps,
     pool2d,
     pool_steps,
@@ -83,23 +84,47 @@ def _conv_key(values: Values, params: ConvParams, *rest) -> str:
 
 
 def conv_result(values: Values, params: ConvParams, region: Region, relu: bool):
-    """(steps, full output) of one convolution; the full output in float32 for speed."""
-    return _conv_result(_conv_key(values, params, region, relu), values.array, params, region,
-                        relu)
+    """(steps, full output) of one convolution; the full output in float32 for speed.
+
+    The whole image is convolved once per kernel and geometry, without the bias: a new
+    bias or ReLU only adds or clips, and moving the zoom box only gathers the new windows.
+    """
+    unbiased = dataclasses.replace(params, bias=0.0)
+    base = _conv_base(_conv_key(values, unbiased), values.array, unbiased)
+    raw, shown = _conv_output(_conv_key(values, params, relu), base, params.bias, relu)
+    steps = _conv_steps(_conv_key(values, params, region), values.array, params, region, raw)
+    return steps, shown
 
 
 @memo(**STEPS)
-def _conv_result(key: str, array: np.ndarray, params: ConvParams, region: Region, relu: bool):
-    steps = conv_steps(array, params.kernel_array, **params.options(), region=region,
-                       output_dtype=np.float32)
-    output = np.maximum(steps.output, 0) if relu else steps.output
-    output.setflags(write=False)
-    return steps, output
+def _conv_base(key: str, array: np.ndarray, unbiased: ConvParams) -> np.ndarray:
+    base = conv2d(array, unbiased.kernel_array, **unbiased.options(), dtype=np.float32)
+    base.setflags(write=False)
+    return base
+
+
+@memo(**STEPS)
+def _conv_output(key: str, base: np.ndarray, bias: float, relu: bool):
+    """(conv2d's output, the output shown): `base` + bias (as conv2d adds it, in float32),
+    then the ReLU if asked."""
+    raw = base + np.float32(bias) if bias else base
+    shown = np.maximum(raw, 0) if relu else raw
+    raw.setflags(write=False)
+    shown.setflags(write=False)
+    return raw, shown
+
+
+@memo(**STEPS)
+def _conv_steps(key: str, array: np.ndarray, params: ConvParams, region: Region,
+                output: np.ndarray) -> ConvSteps:
+    return conv_steps(array, params.kernel_array, **params.options(), region=region,
+                      output=output)
 
 
 def conv_figure(values: Values, params: ConvParams, region: Region, relu: bool, start: int,
                 frame_ms: int):
     steps, _ = conv_result(values, params, region, relu)
+    # (steps are the same with and without the ReLU, which only changes the shown output)
     # The frames' bulk (patches, products, outlines) depends on the windows only: a new
     # bias, ReLU, opening step or speed reuses it.
     windows = _conv_key(values, dataclasses.replace(params, bias=0.0), region)
@@ -162,11 +187,13 @@ def picture(image: np.ndarray, title: str, box: Region | None = None, colorbar_t
     """plots.picture, cached: encoding a 512×512 picture costs several milliseconds.
 
     ``name`` identifies the pixels (an image digest plus what was computed from it): the
-    cache then keys on it instead of hashing a megabyte of pixels on every rerun.
+    cache then keys on it instead of hashing a megabyte of pixels on every rerun, and the
+    encoded picture is kept apart from the figure, so a new box or title reuses it.
     """
     if name is None:
         return _picture(image, title, box, colorbar_title)
-    return _named_picture(f"{name}|{title}|{box!r}|{colorbar_title}", image, title, box,
+    source = _picture_source(name, image)
+    return _named_picture(f"{name}|{title}|{box!r}|{colorbar_title}", source, title, box,
                           colorbar_title)
 
 
@@ -176,9 +203,14 @@ def _picture(image: np.ndarray, title: str, box: Region | None, colorbar_title: 
 
 
 @memo(**FIGURES)
-def _named_picture(key: str, image: np.ndarray, title: str, box: Region | None,
+def _picture_source(name: str, image: np.ndarray) -> plots.PictureSource:
+    return plots.picture_source(image)
+
+
+@memo(**FIGURES)
+def _named_picture(key: str, source: plots.PictureSource, title: str, box: Region | None,
                    colorbar_title: str):
-    return plots.picture(image, title=title, box=box, colorbar_title=colorbar_title)
+    return plots.picture(source=source, title=title, box=box, colorbar_title=colorbar_title)
 
 
 # Downloads are made when the button is clicked (st.download_button runs a callable then),
