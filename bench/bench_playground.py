@@ -5,10 +5,12 @@ how long each rerun took on the server. Chromium opens the Convolution page on t
 astronaut (512×512×3) with a 3×3 preset (box blur) and an 11×11 custom kernel (so the
 grid editor is drawn too), then makes two kinds of rerun with new settings:
 
-- **bias**: presses the bias "+" button. The output and every sum change; the page keeps
-  what depends on the windows alone (patches, products, the frames' outlines).
-- **zoom**: moves the zoom box one column (the slider's → key). Nothing is reused: a new
-  convolution with its step data, new frames, a new step-through and output picture.
+- **bias**: presses the bias "+" button. The output, its picture and every sum change;
+  the page keeps the unbiased whole-image convolution and what depends on the windows
+  alone (patches, products, the frames' outlines).
+- **zoom**: moves the zoom box one column (the slider's → key). New step data, frames,
+  step-through and box on both pictures; the whole-image output and the pictures'
+  encodings are kept.
 
 It also prints the bytes of the Plotly figures the page sends to the browser.
 
@@ -99,7 +101,7 @@ def server_reruns(pinned: bool) -> dict[tuple[int, str], list[float]]:
 
 KINDS = {
     "bias": "bias + 0.5 each time (the frames' patches and products reused)",
-    "zoom": "zoom box moved each time (nothing reused)",
+    "zoom": "zoom box moved each time (new steps, frames and step-through)",
 }
 
 
