@@ -17,7 +17,7 @@ PORT ?= 8501
 .PHONY: run test chromium nginx bench clean
 
 run: $(APP_STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(DEV_STAMP) chromium nginx
 	$(BIN)/python -m pytest

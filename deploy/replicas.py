@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "nginx.conf"
+#: glibc malloc arenas per server process, from its start (ui.boot.MALLOC_ARENAS says why).
+MALLOC_ARENAS = 2
 BEGIN, END = "    # replicas: begin\n", "    # replicas: end\n"
 
 
@@ -52,7 +54,10 @@ def start_app(port: int, log: Path, *, address: str = "127.0.0.1",
               prefix: Sequence[str] = ()) -> subprocess.Popen:
     """``streamlit run app.py`` on ``address:port``, headless, output to ``log``.
 
-    ``session_ttl`` sets ``server.disconnectedSessionTTL``: how long a closed tab's session
+    The server gets MALLOC_ARENA_MAX=2 unless the environment sets it (see
+    ``ui.boot.MALLOC_ARENAS``: from the start of the process it holds RSS after a load closer
+    to where it began than the in-process ``mallopt`` can). ``session_ttl`` sets
+    ``server.disconnectedSessionTTL``: how long a closed tab's session
     is kept for a reconnect (default 120 s). ``prefix`` goes before the command (the
     benchmarks pin the server to a core with ``taskset -c 0``).
     """
@@ -64,7 +69,8 @@ def start_app(port: int, log: Path, *, address: str = "127.0.0.1",
         command += ["--server.disconnectedSessionTTL", str(session_ttl)]
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                                env={"MALLOC_ARENA_MAX": str(MALLOC_ARENAS), **os.environ,
+                                     "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
 def wait_healthy(url: str, procs: list[subprocess.Popen] = (), timeout: float = 120) -> None:
