@@ -226,7 +226,7 @@ right.plotly_chart(compute.picture(output, title=f"Output {out_h}×{out_w}"
 st.subheader("Step through, window by window")
 n = len(steps.sums)
 start, frame_ms = playground.step_controls(P, n)
-fig = compute.conv_figure(values, params, region, relu, start, frame_ms)
+fig = compute.conv_figure(values, params, region, steps, start, frame_ms)
 st.plotly_chart(fig, key=P + "steps_fig")
 st.caption(
     f"{n} windows in the zoom box. Every number is the one torch computes: the full output "

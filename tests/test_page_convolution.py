@@ -106,7 +106,7 @@ def test_kept_parts_give_what_a_fresh_convolution_gives():
         again = conv_steps(values.array, kernel, **params.options(), region=region)
         np.testing.assert_allclose(steps.sums, again.sums, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(steps.patches, again.patches)
-        spec = conv_figure(values, params, region, relu, 2, 600).to_dict()
+        spec = conv_figure(values, params, region, steps, 2, 600).to_dict()
         caption = spec["frames"][0]["layout"]["title"]["text"]
         assert f"{again.sums[0]:.4g}" in caption and f"out[{region[0]}, {region[2]}]" in caption
 

@@ -72,10 +72,12 @@ def _collect_now_and_then() -> None:
 
 #: glibc malloc arenas the process may use. By default every thread that allocates gets an
 #: arena of its own, up to 8 per core, and each Streamlit session's reruns run on a thread
-#: of their own: memory freed in one arena is not reused by the others. With 2,
-#: ``bench/load.py`` (50 sessions × 300 s) ended at 1.089 × its starting RSS instead of
-#: 1.118 (issue 8's limit is 1.10), and its p95 reruns were no slower. MALLOC_ARENA_MAX in
-#: the environment, when set, wins.
+#: of their own: memory freed in one arena is not reused by the others. ``bench/load.py``
+#: (50 sessions × 300 s) ended at 1.118 × its starting RSS with glibc's default, 1.106 with
+#: this ``mallopt`` alone (it comes after the first threads have their arenas), and 1.089
+#: with MALLOC_ARENA_MAX=2 in the environment from the start, which ``make run`` and
+#: ``deploy/replicas.py`` set (issue 8's limit is 1.10); p95 reruns were no slower. The
+#: environment variable, when set, wins.
 MALLOC_ARENAS = 2
 
 

@@ -121,17 +121,16 @@ def _conv_steps(key: str, array: np.ndarray, params: ConvParams, region: Region,
                       output=output)
 
 
-def conv_figure(values: Values, params: ConvParams, region: Region, relu: bool, start: int,
-                frame_ms: int):
-    steps, _ = conv_result(values, params, region, relu)
-    # (steps are the same with and without the ReLU, which only changes the shown output)
+def conv_figure(values: Values, params: ConvParams, region: Region, steps: ConvSteps,
+                start: int, frame_ms: int):
+    """The step-through of `steps`, which ``conv_result(values, params, region, ...)`` gave."""
     # The frames' bulk (patches, products, outlines) depends on the windows only: a new
     # bias, ReLU, opening step or speed reuses it.
     windows = _conv_key(values, dataclasses.replace(params, bias=0.0), region)
     frames = _conv_frames(windows, steps)
     names = ["R", "G", "B"] if values.shape[2] == 3 else ["gray"]
-    return _conv_figure(_conv_key(values, params, region, relu, start, frame_ms), steps,
-                        start, frame_ms, names, frames)
+    return _conv_figure(_conv_key(values, params, region, start, frame_ms), steps, start,
+                        frame_ms, names, frames)
 
 
 @memo(**FIGURES)

@@ -47,6 +47,7 @@ function build(root, data) {
       Object.assign(input.dataset, {slice: s, row: r, col: c});
       const where = `${data.names[s] ? data.names[s] + " slice, " : ""}row ${r + 1}, column ${c + 1}`;
       input.setAttribute("aria-label", `Kernel weight, ${where}`);
+      input.dataset.where = where;
       input.title = where;
       table.appendChild(input);
     }));
@@ -63,10 +64,16 @@ function fill(root, data) {
     const v = data.slices[+input.dataset.slice][+input.dataset.row][+input.dataset.col];
     input.dataset.value = v;
     input.dataset.text = show(v);
-    input.classList.remove("bad");
+    ok(input);
     if (document.activeElement !== input) input.value = show(v);
   }
   paint(root);
+}
+
+// A cell that holds a number again: no red outline, its place as the tooltip.
+function ok(input) {
+  input.classList.remove("bad");
+  input.title = input.dataset.where;
 }
 
 function commit(root, input) {
@@ -77,7 +84,7 @@ function commit(root, input) {
     input.title = "Not a number: type digits such as 2, -0.5 or 1/9.";
     return;
   }
-  input.classList.remove("bad");
+  ok(input);
   input.dataset.text = text;
   root._send("edit", {slice: +input.dataset.slice, row: +input.dataset.row,
                       col: +input.dataset.col, value: text});
@@ -110,7 +117,7 @@ export default function (component) {
         move(root, input, e.shiftKey ? -1 : 1);
       } else if (e.key === "Escape") {
         input.value = input.dataset.text;
-        input.classList.remove("bad");
+        ok(input);
       } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
         commit(root, input);

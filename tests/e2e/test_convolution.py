@@ -74,6 +74,10 @@ def test_edit_a_custom_kernel_in_the_grid(page: Page, app_url, shot):
     expect(corner).to_have_class(re.compile("bad"))
     page.wait_for_timeout(500)
     expect(page.locator("code").last).to_contain_text("1,  0, -1", timeout=5_000)
+    corner.fill("3")  # a number again: the outline and the warning go
+    corner.press("Enter")
+    expect(corner).not_to_have_class(re.compile("bad"))
+    expect(corner).to_have_attribute("title", "row 3, column 3")
     assert_no_exception(page)
     shot("edited")
 

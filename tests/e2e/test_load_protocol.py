@@ -4,7 +4,6 @@ draws must come back."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from bench import load
