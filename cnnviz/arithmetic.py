@@ -23,6 +23,9 @@ __all__ = [
     "conv_macs_text",
     "conv_params",
     "conv_params_text",
+    "centre_unit",
+    "dense_macs",
+    "dense_macs_text",
     "dense_params",
     "dense_params_text",
     "explain_output_size",
@@ -31,6 +34,8 @@ __all__ = [
     "pool_output_shape",
     "pool_params",
     "resolve_padding",
+    "rf_step",
+    "rf_step_text",
     "same_padding",
 ]
 
@@ -415,7 +420,33 @@ def dense_params_text(n_in: int, n_out: int, bias: bool = True) -> str:
     return f"{_fmt(int(n_out))} × {inner} = {_fmt(total)}"
 
 
+def dense_macs(n_in: int, n_out: int, positions: int = 1) -> int:
+    """Multiply-accumulates of a dense layer: one per weight and position, positions · n_in ·
+    n_out (``positions`` is 1 for a (B, n) input, the product of the middle axes else)."""
+    n_in = _as_int(n_in, "input features")
+    n_out = _as_int(n_out, "output features")
+    positions = _as_int(positions, "positions")
+    if n_in < 1 or n_out < 1 or positions < 1:
+        raise ParameterError("A dense layer needs at least 1 input, 1 output and 1 position.")
+    return positions * n_in * n_out
+
+
+def dense_macs_text(n_in: int, n_out: int, positions: int = 1) -> str:
+    """The count written out, e.g. "1,568 × 10 = 15,680" (with "49 × " in front for 49
+    positions)."""
+    total = dense_macs(n_in, n_out, positions)
+    lead = f"{_fmt(int(positions))} × " if int(positions) != 1 else ""
+    return f"{lead}{_fmt(int(n_in))} × {_fmt(int(n_out))} = {_fmt(total)}"
+
+
 # --- receptive fields -------------------------------------------------------------------
+
+
+def centre_unit(h: int, w: int) -> Pair:
+    """The unit at the centre of an h×w map: (h // 2, w // 2), the lower/right one of the two
+    middle units when a side is even. Every "centre unit" in cnnviz is this one."""
+    return int(h) // 2, int(w) // 2
+
 
 
 def rf_step(

@@ -24,12 +24,18 @@ functions at the same time, while other code may run that model too (``predict``
 Hooks on a shared model break under concurrency (captum's ``LayerGradCam`` raised "appears to
 not have been used in the graph" in 44 of 800 calls with 4 threads), and captum's guided
 backprop hooks would even fire inside another session's forward pass. So no method here ever
-puts a hook on the model it is given: each runs on a private *twin* of the model, a copy of its
-module tree that shares the model's parameter and buffer tensors (so it costs no memory and is
-never out of date), has no hooks of its own, runs in eval mode and has every ``inplace`` flag
-switched off (an in-place ReLU would overwrite the activation Grad-CAM needs). One twin is
-kept per model, with a lock: calls on one model take turns, calls on different models run in
-parallel. A hook that an error left on a twin is never reused: the twin is rebuilt.
+puts a hook on the model it is given: each runs on a private *twin* of the model
+(``hooks.borrowed``), a copy of its module tree that shares the model's parameter and buffer
+tensors (so it costs no memory and is never out of date), has no hooks of its own, runs in
+eval mode and has every ``inplace`` flag switched off (an in-place ReLU would overwrite the
+activation Grad-CAM needs). One twin is kept per model, with a lock: calls on one model take
+turns, calls on different models run in parallel. A hook that an error left on a twin is never
+reused: the twin is rebuilt.
+
+Grad-CAM is computed here, once: ``_grad_cam_maps`` records the chosen layers' activations in
+one forward pass and takes their gradients in one backward pass; ``grad_cam``,
+``grad_cam_native``, ``grad_cam_layers`` and the pointing game are views of it. A layer that
+does not fit (unknown, run twice, overwritten in place, no maps) raises ``LayerError``.
 
 captum is imported inside the functions: importing it costs about 0.6 s, which ``import cnnviz``
 should not pay.
@@ -37,12 +43,8 @@ should not pay.
 
 from __future__ import annotations
 
-import copy
-import threading
 import warnings
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,7 +54,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.inspect import layer_names
+from cnnviz.network.hooks import (
+    LayerError,
+    borrowed,
+    forward_hooks,
+    get_layer,
+    private_copy,
+)
+from cnnviz.network.layers import ACTIVATIONS
+from cnnviz.network.tables import layer_table, weight_layers
 
 # captum warns on every guided backprop that it hooks the ReLUs; here they are the private
 # twin's (see below), removed at once, which is nothing a user can act on.
@@ -86,87 +96,6 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
-# --- private twins: how every method stays thread-safe and hook-free -----------------------
-
-_HOOK_DICTS = (
-    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
-    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
-    "_backward_pre_hooks",
-)
-
-
-def hook_count(model: nn.Module) -> int:
-    """How many forward, pre-forward and backward hooks the modules of ``model`` carry."""
-    return sum(len(getattr(m, name, ())) for m in model.modules()
-               for name in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                            "_backward_pre_hooks"))
-
-
-def private_copy(model: nn.Module, *, share_weights: bool) -> nn.Module:
-    """A copy of ``model`` for attribution: own modules, no hooks, eval mode, nothing in place.
-
-    share_weights=True: the copy uses the very parameter and buffer tensors of ``model`` (a
-    twin: no memory, always current); False: it gets its own copies (to re-initialise some).
-    Hooks on ``model`` (another thread's, say) are not copied: each module of the copy starts
-    with empty hook dictionaries. ``model`` itself is not changed.
-    """
-    memo: dict[int, object] = {}
-    if share_weights:
-        memo.update((id(t), t) for t in model.parameters())
-        memo.update((id(t), t) for t in model.buffers())
-    for module in model.modules():
-        for name in _HOOK_DICTS:
-            hooks = getattr(module, name, None)
-            if hooks is not None:
-                memo[id(hooks)] = type(hooks)()  # an empty dict instead of a copy
-    twin = copy.deepcopy(model, memo)
-    twin.eval()
-    for module in twin.modules():
-        if getattr(module, "inplace", False) is True:  # ReLU, ReLU6, LeakyReLU, Dropout, ...
-            module.inplace = False
-    return twin
-
-
-class _Twin:
-    """The private twin of one model and the lock its users take turns with."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.net: nn.Module | None = None
-        self.param_ids: tuple[int, ...] = ()
-
-    def get(self, model: nn.Module) -> nn.Module:
-        """The twin; rebuilt when the model's parameter tensors were replaced (not updated
-        in place, which the twin sees anyway) or when an error left a hook on it."""
-        param_ids = tuple(id(p) for p in model.parameters())
-        if self.net is None or param_ids != self.param_ids or hook_count(self.net):
-            self.net = private_copy(model, share_weights=True)
-            self.param_ids = param_ids
-        return self.net
-
-
-_TWINS: weakref.WeakKeyDictionary[nn.Module, _Twin] = weakref.WeakKeyDictionary()
-_TWINS_LOCK = threading.Lock()
-
-
-@contextmanager
-def borrowed(model: nn.Module) -> Iterator[nn.Module]:
-    """``with borrowed(model) as net:`` a private twin of ``model``, locked for this thread.
-
-    Gradients are on inside (even when the caller is in ``torch.no_grad`` or
-    ``torch.inference_mode``). Hooks put on ``net`` must be removed before the block ends;
-    should an error leave one, the twin is rebuilt for the next caller.
-    """
-    with _TWINS_LOCK:
-        twin = _TWINS.get(model)
-        if twin is None:
-            twin = _TWINS[model] = _Twin()
-    with twin.lock:
-        net = twin.get(model)
-        with torch.inference_mode(False), torch.enable_grad():
-            yield net
-
-
 # --- arguments -----------------------------------------------------------------------------
 
 
@@ -195,18 +124,6 @@ def _check_target(target: int, n_classes: int) -> int:
     return target
 
 
-def get_layer(model: nn.Module, layer: str) -> nn.Module:
-    """The submodule called ``layer`` (as in ``model.named_modules()``); ValueError listing the
-    valid names otherwise."""
-    modules = dict(model.named_modules())
-    if not isinstance(layer, str) or not layer or layer not in modules:
-        names = layer_names(model)
-        shown = ", ".join(names[:80]) + (", ..." if len(names) > 80 else "")
-        raise ValueError(f"there is no layer called {layer!r} in this model. "
-                         f"Valid layer names: {shown}")
-    return modules[layer]
-
-
 def _n_classes(net: nn.Module, x: torch.Tensor) -> int:
     with torch.no_grad():
         return int(net(x[:1].detach()).shape[1])
@@ -215,48 +132,66 @@ def _n_classes(net: nn.Module, x: torch.Tensor) -> int:
 # --- Grad-CAM --------------------------------------------------------------------------------
 
 
-def _grad_cam_batch(net: nn.Module, x: torch.Tensor, targets: list[int], layer: str
-                    ) -> torch.Tensor:
-    """Grad-CAM of a batch on a private ``net``: (B, 1, h, w) at the layer's resolution,
-    before upsampling and normalisation.
+def _recorded(net: nn.Module, x: torch.Tensor, layers: Sequence[str]
+              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One forward pass of a private ``net`` on x (B, C, H, W): (logits (B, n_classes), the
+    output (B, K, h, w) of each of ``layers``). LayerError when a layer does not give exactly
+    one map that stays as it was."""
+    captured: dict[str, list[tuple[torch.Tensor, int]]] = {name: [] for name in layers}
 
-    x: (B, C, H, W); targets: B class indices. In eval mode the images do not interact, so the
-    gradient of the summed target scores gives every image its own gradient.
-    """
-    module = get_layer(net, layer)
-    captured: list[tuple[torch.Tensor, int]] = []
+    def keeper(name: str) -> Callable:
+        def keep(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                captured[name].append((output, output._version))
+        return keep
 
-    def keep(_module, _inputs, output):
-        if isinstance(output, torch.Tensor):
-            captured.append((output, output._version))
-
-    handle = module.register_forward_hook(keep)
-    try:
+    with forward_hooks([(get_layer(net, name), keeper(name), False) for name in layers]):
         logits = net(x)  # (B, n_classes)
-    finally:
-        handle.remove()
-    if len(captured) != 1:
-        raise ValueError(f"layer {layer!r} gave {len(captured)} tensor outputs in one forward "
-                         "pass (a module used twice, such as the ReLU shared inside a ResNet "
-                         "block, or one not used at all); Grad-CAM needs exactly one")
-    activation, version = captured[0]  # (B, K, h, w)
-    if activation._version != version:
-        # e.g. ``out += identity`` after a ResNet block's last batch norm
-        raise ValueError(f"the output of layer {layer!r} is overwritten in place later in the "
-                         "forward pass, so Grad-CAM cannot read it; choose the enclosing block "
-                         "or the next nonlinearity")
-    if activation.ndim != 4:
-        raise ValueError(f"layer {layer!r} gives outputs of shape {tuple(activation.shape)}; "
-                         "Grad-CAM needs a convolutional layer with (1, K, h, w) maps")
+    activations = []
+    for name in layers:
+        if len(captured[name]) != 1:
+            raise LayerError(
+                f"Layer {name!r} gave {len(captured[name])} tensor outputs in one forward pass "
+                "(a module used twice, such as the ReLU shared inside a ResNet block, or one "
+                "not used at all); Grad-CAM needs exactly one.")
+        activation, version = captured[name][0]
+        if activation._version != version:
+            # e.g. ``out += identity`` after a ResNet block's last batch norm
+            raise LayerError(
+                f"The output of layer {name!r} is overwritten in place later in the forward "
+                "pass, so Grad-CAM cannot read it; choose the enclosing block or the next "
+                "nonlinearity.")
+        if activation.ndim != 4:
+            raise LayerError(
+                f"Layer {name!r} gives outputs of shape {tuple(activation.shape)}; Grad-CAM "
+                "needs a convolutional layer with (1, K, h, w) maps.")
+        activations.append(activation)
+    return logits, activations
+
+
+def _grad_cam_maps(net: nn.Module, x: torch.Tensor, targets: Sequence[int],
+                   layers: Sequence[str]) -> list[torch.Tensor]:
+    """Grad-CAM of a batch at every layer of ``layers``, on a private ``net``: one (B, 1, h, w)
+    map per layer at the layer's resolution, before upsampling and normalisation.
+
+    x: (B, C, H, W); targets: B class indices. One forward and one backward pass for every
+    layer at once. In eval mode the images do not interact, so the gradient of the summed
+    target scores gives every image its own gradient.
+    """
+    logits, activations = _recorded(net, x, layers)
     n_classes = logits.shape[1]
     targets = [_check_target(t, n_classes) for t in targets]
     score = logits[torch.arange(len(targets)), torch.tensor(targets)].sum()
-    (grads,) = torch.autograd.grad(score, activation, allow_unused=True)
-    if grads is None:  # the layer does not lead to the output
-        return torch.zeros_like(activation[:, :1])
-    weights = grads.mean(dim=(2, 3), keepdim=True)  # alpha_k^c, eq. (1) of the paper
-    cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))  # eq. (2)
-    return cam.detach()
+    grads = torch.autograd.grad(score, activations, allow_unused=True)
+    maps = []
+    for activation, grad in zip(activations, grads, strict=True):
+        if grad is None:  # the layer does not lead to the output
+            maps.append(torch.zeros_like(activation[:, :1]).detach())
+            continue
+        weights = grad.mean(dim=(2, 3), keepdim=True)  # alpha_k^c, eq. (1) of the paper
+        cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))  # eq. (2)
+        maps.append(cam.detach())
+    return maps
 
 
 def grad_cam(model: nn.Module, image_tensor: torch.Tensor, target: int, layer: str
@@ -273,7 +208,7 @@ def grad_cam(model: nn.Module, image_tensor: torch.Tensor, target: int, layer: s
     x = _check_input(image_tensor)
     get_layer(model, layer)  # a clear error before any work
     with borrowed(model) as net:
-        cam = _grad_cam_batch(net, x, [target], layer)  # (1, 1, h, w)
+        (cam,) = _grad_cam_maps(net, x, [target], [layer])  # (1, 1, h, w)
     return normalise(upsample(cam, tuple(x.shape[2:]))[0, 0])
 
 
@@ -289,7 +224,7 @@ def grad_cam_native(model: nn.Module, image_tensor: torch.Tensor, target: int, l
     x = _check_input(image_tensor)
     get_layer(model, layer)
     with borrowed(model) as net:
-        cam = _grad_cam_batch(net, x, [target], layer)  # (1, 1, h, w)
+        (cam,) = _grad_cam_maps(net, x, [target], [layer])  # (1, 1, h, w)
     return cam[0, 0].numpy().astype(np.float32)
 
 
@@ -307,45 +242,8 @@ def grad_cam_layers(model: nn.Module, image_tensor: torch.Tensor, target: int,
     if not layers:
         return []
     with borrowed(model) as net:
-        captured: dict[str, list[tuple[torch.Tensor, int]]] = {name: [] for name in layers}
-
-        def keeper(name: str):
-            def keep(_module, _inputs, output):
-                if isinstance(output, torch.Tensor):
-                    captured[name].append((output, output._version))
-            return keep
-
-        handles = [get_layer(net, name).register_forward_hook(keeper(name)) for name in layers]
-        try:
-            logits = net(x)  # (1, n_classes)
-        finally:
-            for handle in handles:
-                handle.remove()
-        activations = []
-        for name in layers:
-            if len(captured[name]) != 1:
-                raise ValueError(f"layer {name!r} gave {len(captured[name])} tensor outputs in "
-                                 "one forward pass; Grad-CAM needs exactly one")
-            activation, version = captured[name][0]
-            if activation._version != version or activation.ndim != 4:
-                raise ValueError(f"Grad-CAM cannot read the output of layer {name!r} (it is "
-                                 "overwritten in place, or not a (1, K, h, w) map)")
-            activations.append(activation)
-        target = _check_target(target, logits.shape[1])
-        grads = torch.autograd.grad(logits[0, target], activations, allow_unused=True)
-        maps = []
-        for activation, grad in zip(activations, grads, strict=True):
-            if grad is None:
-                cam = torch.zeros_like(activation[:, :1])
-            else:
-                weights = grad.mean(dim=(2, 3), keepdim=True)  # alpha_k^c, eq. (1)
-                cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))  # eq. (2)
-            maps.append(cam[0, 0].detach().numpy().astype(np.float32))
-    return maps
-
-
-#: Module types whose outputs are offered as Grad-CAM layers besides the convolutions.
-_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU)
+        maps = _grad_cam_maps(net, x, [target], layers)  # each (1, 1, h_i, w_i)
+    return [cam[0, 0].numpy().astype(np.float32) for cam in maps]
 
 
 def cam_layers(model: nn.Module, input_shape: tuple[int, int, int]
@@ -358,8 +256,6 @@ def cam_layers(model: nn.Module, input_shape: tuple[int, int, int]
     ``(1, *input_shape)``: pass ``cnnviz.models.architecture(name)`` (meta device, no memory,
     no hooks on the shared model).
     """
-    from cnnviz.inspect import layer_table
-
     modules = dict(model.named_modules())
     rows = layer_table(model, input_shape)  # in call order: a stage before its children
     chosen = []
@@ -369,7 +265,7 @@ def cam_layers(model: nn.Module, input_shape: tuple[int, int, int]
             continue
         name = row["name"]
         stage = not row["is_leaf"] and row["depth"] == 1
-        if isinstance(modules[name], (nn.Conv2d, *_ACTIVATIONS)) or stage:
+        if isinstance(modules[name], (nn.Conv2d, *ACTIVATIONS)) or stage:
             # a stage's output comes after its last child's: order by that
             done = max(i for i, r in enumerate(rows)
                        if r["name"] == name or r["name"].startswith(name + "."))
@@ -531,7 +427,7 @@ class Method:
         """The heat map float32 (H, W) in [0, 1]; ``layer`` is passed on only if needed."""
         if self.needs_layer:
             if layer is None:
-                raise ValueError(f"{self.title} needs a layer name")
+                raise LayerError(f"{self.title} needs a layer name")
             return self.function(model, image_tensor, target, layer, **options)
         return self.function(model, image_tensor, target, **options)
 
@@ -574,12 +470,6 @@ RECOMMENDED_LAYERS: dict[str, str] = {
 
 
 # --- trust checks -----------------------------------------------------------------------------
-
-
-def weight_layers(model: nn.Module) -> list[str]:
-    """Names of the layers with weight matrices (convolutions and linear layers), input first."""
-    return [name for name, m in model.named_modules()
-            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -755,7 +645,7 @@ def pointing_game(model_name: str = "shapes", layer: str | None = None,
     n: the first n held-out images (balanced when a multiple of 4), None for all 1,000.
     Cached: the same game played again returns the same object at once.
     """
-    from cnnviz.shapes import HELDOUT_IMAGES
+    from cnnviz.data.shapes import HELDOUT_IMAGES
 
     if model_name != "shapes":
         raise ValueError(f"the pointing game needs object boxes, which only the 'shapes' model's "
@@ -770,8 +660,9 @@ def pointing_game(model_name: str = "shapes", layer: str | None = None,
 
 @lru_cache(maxsize=64)
 def _pointing_game(model_name: str, layer: str | None, method: str, n: int) -> PointingGame:
-    from cnnviz.models import load_model, preprocess
-    from cnnviz.shapes import shapes_heldout
+    from cnnviz.data.shapes import shapes_heldout
+    from cnnviz.models.inference import preprocess
+    from cnnviz.models.registry import load_model
 
     chosen = _get_method(method)
     images, labels, boxes = shapes_heldout()
@@ -783,8 +674,8 @@ def _pointing_game(model_name: str, layer: str | None, method: str, n: int) -> P
         with borrowed(model) as net:
             for start in range(0, n, POINTING_BATCH):
                 xb = x[start:start + POINTING_BATCH].clone().requires_grad_(True)
-                cams = upsample(_grad_cam_batch(net, xb, labels[start:start + len(xb)].tolist(),
-                                                layer), tuple(xb.shape[2:]))[:, 0]
+                (cam,) = _grad_cam_maps(net, xb, labels[start:start + len(xb)].tolist(), [layer])
+                cams = upsample(cam, tuple(xb.shape[2:]))[:, 0]
                 flat = cams.flatten(1).argmax(dim=1).numpy()
                 peaks[start:start + len(xb)] = np.stack(np.unravel_index(flat, cams.shape[1:]), 1)
     else:
@@ -805,28 +696,22 @@ __all__ = [
     "Method",
     "PointingGame",
     "RandomisationCheck",
-    "borrowed",
     "cam_layers",
     "default_occlusion",
     "deletion_curve",
-    "get_layer",
     "grad_cam",
     "grad_cam_layers",
     "grad_cam_native",
     "guided_grad_cam",
-    "hook_count",
     "integrated_gradients",
-    "layer_names",
     "normalise",
     "occlusion",
     "occlusion_windows",
     "pointing_game",
-    "private_copy",
     "randomisation_check",
     "randomise_top_layers",
     "rank_correlation",
     "saliency",
     "structural_similarity",
     "upsample",
-    "weight_layers",
 ]

@@ -7,7 +7,10 @@ window outlined tap by tap (so dilation shows as gaps), the kernel (pooling:
 the current window enlarged), the output filling in cell by cell, and a
 caption with the arithmetic of the current step.
 
-Nothing is recomputed here: every number drawn comes from the steps object.
+Nothing is recomputed here: every number drawn comes from the steps object. Numbers are
+written and values coloured as on the page: ``plots.figure.format_value``, ``value_range`` and
+``pixel_range`` are the one home of those rules, so a sum reads the same in the GIF and in the
+page's step-through, and a cell has the same colour in both.
 Drawing is split in two so long animations stay fast: what never changes
 (input grid, kernel, empty output) is painted once with numpy, output cells
 are added to a running canvas as their steps go by, and each frame copies
@@ -27,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cnnviz.arithmetic import ParameterError
 from cnnviz.ops import ConvSteps, PoolSteps
+from cnnviz.plots.figure import colorize, format_value, pixel_range, value_range
 
 __all__ = ["conv_steps_gif", "pool_steps_gif"]
 
@@ -46,8 +50,6 @@ PAD_TINT: RGB = (120, 150, 230)  # padding cells are mixed with this colour...
 PAD_HATCH: RGB = (60, 90, 190)  # ...and striped with this one (light cells)
 PAD_HATCH_ON_DARK: RGB = (150, 175, 245)  # (dark cells)
 PAD_EMPTY: RGB = (225, 232, 250)  # a padding cell holding -inf (max pooling)
-NEGATIVE: RGB = (33, 102, 172)  # diverging map for signed values: blue < 0 < red
-POSITIVE: RGB = (178, 24, 43)
 CHANNEL_MARKS: tuple[RGB, ...] = ((220, 30, 30), (20, 170, 40), (30, 80, 230))  # R, G, B winners
 
 MARGIN = 16  # px around the frame
@@ -93,16 +95,8 @@ def _symbols() -> dict[str, str]:
 
 
 def _fmt(v: float) -> str:
-    """A value as a student reads it: 3 significant digits, no '-0', infinities spelled.
-
-    Whole thousands are written out ("1387", not "1.39e+03"): sums over 0-255
-    pixels are often that big, and a student reads them more easily so.
-    """
-    v = float(v)
-    if not np.isfinite(v):
-        return ("-" if v < 0 else "") + _symbols()["inf"]
-    text = f"{v:.0f}" if 1e3 <= abs(v) < 1e5 else f"{v:.3g}"
-    return "0" if text == "-0" else text
+    """A value as the page writes it (``format_value``), with this font's infinity sign."""
+    return format_value(v, inf=_symbols()["inf"])
 
 
 def _luminance(colours: np.ndarray) -> np.ndarray:
@@ -138,24 +132,6 @@ def _cell_text(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], text: 
 # Colours of values
 
 
-def _value_range(image: np.ndarray) -> tuple[float, float]:
-    """(lo, hi) of the whole (padded) image, mapped to black..white.
-
-    Photos (0-255, reaching past 128) and images in [0, 1] keep their absolute
-    brightness, so a zoom into a dark corner stays dark; anything else, such as
-    a small integer example, is stretched from its minimum to its maximum.
-    """
-    finite = image[np.isfinite(image)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo >= 0 and hi <= 1:
-        return 0.0, 1.0
-    if lo >= 0 and 128 < hi <= 255:
-        return 0.0, 255.0
-    return (lo, hi) if hi > lo else (lo - 1.0, hi + 1.0)
-
-
 def _pixel_colours(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """(..., C) values -> (..., 3) uint8: RGB colour for C = 3, else grey of the channel mean."""
     t = np.clip((np.nan_to_num(values, neginf=lo, posinf=hi) - lo) / (hi - lo), 0.0, 1.0)
@@ -163,22 +139,13 @@ def _pixel_colours(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.round(rgb * 255).astype(np.uint8)
 
 
-def _signed_colours(values: np.ndarray) -> np.ndarray:
-    """(...) values -> (..., 3) uint8: white at 0, red for positive, blue for negative."""
-    vmax = float(np.abs(values).max()) if values.size else 0.0
-    t = values / vmax if vmax > 0 else np.zeros_like(values)
-    end = np.where(t[..., None] >= 0, np.array(POSITIVE), np.array(NEGATIVE))
-    white = np.array(BACKGROUND, dtype=np.float64)
-    rgb = white + np.abs(t)[..., None] * (end - white)
-    return np.round(rgb).astype(np.uint8)
-
-
-def _output_colours(values: np.ndarray) -> np.ndarray:
-    """(n,) conv outputs -> (n, 3) uint8: diverging when they have both signs, grey from 0 else."""
-    if values.min() < 0 < values.max():
-        return _signed_colours(values)
-    lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
-    return _pixel_colours(values[:, None], lo, hi if hi > lo else lo + 1.0)
+def _map_colours(values: np.ndarray, of: np.ndarray | None = None) -> np.ndarray:
+    """(...) values -> (..., 3) uint8 in the page's colours for them: ``colorize`` over the
+    ``value_range`` of ``of`` (default ``values``; the whole kernel for one of its slices),
+    red-blue around 0 when it has both signs, Viridis else."""
+    flat = np.asarray(values, dtype=np.float64).reshape(1, -1)
+    colour = value_range(np.asarray(values if of is None else of, dtype=np.float64))
+    return colorize(flat, *colour).reshape(*np.shape(values), 3)
 
 
 def _with_padding_marked(colours: np.ndarray, values: np.ndarray, is_pad: np.ndarray) -> np.ndarray:
@@ -342,7 +309,7 @@ def _input_panel(steps: ConvSteps | PoolSteps, cell: int) -> tuple[_Cells, str, 
     r0, r1, c0, c1 = _input_region(steps)
     values = steps.padded[r0:r1, c0:c1]  # (rows, cols, C)
     is_pad = _is_padding(steps, np.arange(r0, r1), np.arange(c0, c1))
-    lo, hi = _value_range(steps.padded)
+    lo, hi = pixel_range(steps.padded)
     labelled = max(r1 - r0, c1 - c0) <= LABELLED_CELLS and cell >= MIN_LABEL_CELL_PX
     cells = _pixel_cells("", values, is_pad, lo, hi, labelled)
     hp, wp = steps.padded.shape[:2]
@@ -398,7 +365,7 @@ def _conv_animation(steps: ConvSteps, cell: int) -> _Animation:
         if max(kh, kw) <= LABELLED_CELLS:
             labels = np.vectorize(_fmt, otypes=[object])(k)
         name = "" if same else _channel_name(c, channels)
-        middle.append(_Cells(name, _signed_colours(k), labels, None))
+        middle.append(_Cells(name, _map_colours(k, steps.kernel), labels, None))
     sub = []
     if same and channels > 1:
         sub.append("same for every channel")
@@ -432,7 +399,7 @@ def _conv_animation(steps: ConvSteps, cell: int) -> _Animation:
         middle=middle, middle_title="kernel", middle_subtitle=", ".join(sub),
         window=None, window_shape=(kh, kw), window_winners=None,
         output_shape=out_shape, output_title="output", output_subtitle=out_sub,
-        out_cells=out_cells, out_colours=_output_colours(steps.sums),
+        out_cells=out_cells, out_colours=_map_colours(steps.sums),
         out_labels=[_fmt(v) for v in steps.sums] if labelled else [""] * n,
         tap_rows=steps.tap_rows - r0, tap_cols=steps.tap_cols - c0, winners=None,
         operators=(sym["times"], "="), caption=caption,
@@ -443,7 +410,7 @@ def _pool_animation(steps: PoolSteps, cell: int) -> _Animation:
     sym = _symbols()
     inp, in_title, in_sub = _input_panel(steps, cell)
     r0, _, c0, _ = _input_region(steps)
-    lo, hi = _value_range(steps.padded)  # the window and output use the input's grey scale
+    lo, hi = pixel_range(steps.padded)  # the window and output use the input's grey scale
     kh, kw = steps.size
     n, channels = steps.values.shape
     kcell = _kernel_cell_px(kh, kw)

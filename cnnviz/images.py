@@ -18,6 +18,24 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "COLORMAPS",
+    "MAX_FILE_BYTES",
+    "MAX_PIXELS",
+    "UPLOAD_EXTENSIONS",
+    "ImageError",
+    "colormap_stops",
+    "encode_for_display",
+    "encode_png",
+    "ensure_rgb",
+    "fit_within",
+    "heat_tile",
+    "load_image",
+    "overlay",
+    "to_gray",
+]
+
 #: Images with more pixels than this are refused from their header alone.
 MAX_PIXELS = 40_000_000
 #: Files larger than this are refused before Pillow sees them (bytes).
@@ -171,19 +189,33 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    """RGB ``uint8 (H, W, 3)`` -> luminance ``uint8 (H, W)`` (ITU-R BT.601 weights)."""
+    """``uint8 (H, W, 3)`` (or ``(H, W, 4)``, alpha dropped) -> luminance ``uint8 (H, W)``
+    (ITU-R BT.601 weights); ``(H, W)`` and ``(H, W, 1)`` are grey already. ValueError for any
+    other shape."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
     if image.ndim == 2:
         return image
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {image.shape}")
+    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8),
+                        cv2.COLOR_RGB2GRAY)
 
 
 def ensure_rgb(image: np.ndarray) -> np.ndarray:
-    """``(H, W)`` or ``(H, W, 1|3|4)`` of any dtype in [0, 255] -> ``uint8 (H, W, 3)``."""
+    """``(H, W)`` or ``(H, W, 1|3|4)`` of any dtype in [0, 255] -> ``uint8 (H, W, 3)``.
+
+    Grey is repeated over three channels, an alpha channel is dropped, other dtypes are
+    rounded and clipped. ValueError for any other shape.
+    """
     arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        arr = np.clip(np.round(arr.astype(np.float64)), 0, 255).astype(np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {np.shape(image)}")
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.round(arr.astype(np.float64)), 0, 255).astype(np.uint8)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     return np.ascontiguousarray(arr[:, :, :3])

@@ -28,6 +28,8 @@ __all__ = [
     "get_preset",
     "parse_kernel",
     "parse_kernel_slices",
+    "parse_number",
+    "slices_for",
 ]
 
 MAX_KERNEL_SIZE = 11  # largest kernel height/width the playground accepts
@@ -284,3 +286,15 @@ def format_kernel_slices(kernel: np.ndarray) -> str:
     if kernel.ndim == 2:
         return format_kernel(kernel)
     return "\n|\n".join(format_kernel(kernel[:, :, c]) for c in range(kernel.shape[2]))
+
+
+def slices_for(kernel: np.ndarray, channels: int) -> np.ndarray:
+    """``kernel`` if it fits an image of ``channels`` channels: one slice (used on every
+    channel) or one slice per channel. KernelError saying what to give otherwise."""
+    if kernel.ndim == 3 and kernel.shape[2] != channels:
+        raise KernelError(
+            f"The kernel has {kernel.shape[2]} channel slices but the image has {channels} "
+            f"channel{'s' if channels > 1 else ''}: give {channels} slices, or one slice to use "
+            "on every channel."
+        )
+    return kernel

@@ -512,6 +512,19 @@ def _from_padding(
     return row_out[:, :, None] | col_out[:, None, :]
 
 
+def _input_box(tap_rows: np.ndarray, tap_cols: np.ndarray, pads: tuple[int, ...],
+               padded_hw: tuple[int, ...]) -> Region:
+    """The image pixels (unpadded, half-open (row0, row1, col0, col1)) that the windows'
+    taps read; at least one pixel a side even when every tap reads padding."""
+    top, bottom, left, right = pads
+    in_h, in_w = padded_hw[0] - top - bottom, padded_hw[1] - left - right
+    r0 = max(int(tap_rows.min()) - top, 0)
+    r1 = min(int(tap_rows.max()) - top + 1, in_h)
+    c0 = max(int(tap_cols.min()) - left, 0)
+    c1 = min(int(tap_cols.max()) - left + 1, in_w)
+    return (r0, max(r1, r0 + 1), c0, max(c1, c0 + 1))
+
+
 @dataclass(frozen=True, eq=False)
 class ConvSteps:
     """Every window of a convolution over a region of the output, n of them.
@@ -539,6 +552,12 @@ class ConvSteps:
     products: np.ndarray  # (n, kh, kw, C) float64: patches * kernel
     channel_sums: np.ndarray  # (n, C) float64: products summed per channel
     sums: np.ndarray  # (n,) float64: channel_sums summed, plus bias
+
+    @property
+    def input_box(self) -> Region:
+        """The image pixels the steps' windows read: half-open (row0, row1, col0, col1) in
+        image (unpadded) coordinates, the box a page draws on the input."""
+        return _input_box(self.tap_rows, self.tap_cols, self.pads, self.padded.shape)
 
 
 def conv_steps(
@@ -621,6 +640,11 @@ class PoolSteps:
     patches: np.ndarray  # (n, kh, kw, C) float64
     values: np.ndarray  # (n, C) float64: max or mean of each patch
     winner: np.ndarray | None  # (n, C, 2) int: (row, col) of the max, padded coords; None for avg
+
+    @property
+    def input_box(self) -> Region:
+        """The image pixels the steps' windows read (see ``ConvSteps.input_box``)."""
+        return _input_box(self.tap_rows, self.tap_cols, self.pads, self.padded.shape)
 
 
 def pool_steps(

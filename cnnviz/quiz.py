@@ -9,7 +9,7 @@ in torch and check that the answer is the shape or parameter count torch produce
 
 One kind, one builder: ``conv_params_question(...)`` turns chosen numbers into a
 ``Question``; ``KINDS["conv_params"](rng)`` picks the numbers at random (only
-combinations that work) and calls it. ``quiz(seed, n)`` mixes arithmetic kinds with
+combinations that work) and calls it. ``make_quiz(seed, n)`` mixes arithmetic kinds with
 conceptual multiple-choice questions; the same seed gives the same quiz, so a lecturer
 can share it.
 """
@@ -43,8 +43,8 @@ from cnnviz.arithmetic import (
 __all__ = [
     "CONCEPTS",
     "KINDS",
-    "SEED_MAX",
-    "TOPICS",
+    "QUIZ_SEED_MAX",
+    "QUIZ_TOPICS",
     "Concept",
     "Conv",
     "Dense",
@@ -56,13 +56,13 @@ __all__ = [
     "conv_params_question",
     "dense_params_question",
     "generate",
+    "make_quiz",
     "pool_question",
-    "quiz",
     "receptive_field_question",
 ]
 
-#: Seeds run from 0 to SEED_MAX: six digits are easy to read out in a lecture.
-SEED_MAX = 999_999
+#: Seeds run from 0 to QUIZ_SEED_MAX: six digits are easy to read out in a lecture.
+QUIZ_SEED_MAX = 999_999
 
 Padding = int | Literal["same", "valid"]
 
@@ -499,7 +499,7 @@ KINDS: dict[str, Callable[[random.Random], Question]] = {
 }
 
 #: What each kind of question is about, in a few words (for the page's question headers).
-TOPICS = {
+QUIZ_TOPICS = {
     "conv_params": "parameters of a convolution",
     "conv_output": "output size",
     "dilated_output": "output size with dilation",
@@ -660,8 +660,9 @@ def concept_question(concept: Concept, rng: random.Random | None = None) -> Ques
 
 
 def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise ValueError(f"A quiz seed is a whole number from 0 to {SEED_MAX:,}, not {seed!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= QUIZ_SEED_MAX:
+        raise ValueError(f"A quiz seed is a whole number from 0 to {QUIZ_SEED_MAX:,}, "
+                         f"not {seed!r}.")
     return seed
 
 
@@ -675,7 +676,7 @@ def generate(seed: int, kind: str | None = None) -> Question:
     return KINDS[kind](rng)
 
 
-def quiz(seed: int, n: int = 5) -> list[Question]:
+def make_quiz(seed: int, n: int = 5) -> list[Question]:
     """``n`` questions from ``seed``: about a third conceptual, the rest arithmetic of
     different kinds, in a shuffled order. The same seed always gives the same quiz."""
     rng = random.Random(_check_seed(seed))

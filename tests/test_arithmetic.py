@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch import nn
 
-from cnnviz.arithmetic import (
+from cnnviz import (
     OUTPUT_SIZE_FORMULA,
     ParameterError,
     as_pair,
@@ -283,3 +284,26 @@ def test_output_size_counts_window_positions(n, k, s, before, after, d):
     assert e.text.endswith(f"= {placements}")
     if before == after:
         assert output_size(n, k, s, before, d) == placements
+
+
+def test_the_centre_unit_is_the_lower_right_of_the_middle_two():
+    from cnnviz import centre_unit
+
+    assert centre_unit(1, 1) == (0, 0)
+    assert centre_unit(4, 5) == (2, 2)  # even: the lower/right one of the two middle units
+    assert centre_unit(7, 8) == (3, 4)
+
+
+@pytest.mark.parametrize(("n_in", "n_out", "positions"), [(1568, 10, 1), (64, 32, 49), (1, 1, 1)])
+def test_dense_macs_match_a_linear_layers_row_of_the_layer_table(n_in, n_out, positions):
+    from cnnviz import dense_macs, dense_macs_text, layer_table
+
+    model = nn.Sequential(nn.Linear(n_in, n_out))
+    shape = (1, positions, n_in) if positions > 1 else (1, 1, n_in)
+    row = layer_table(model, shape)[0]
+    assert row["macs"] == dense_macs(n_in, n_out, positions) == positions * n_in * n_out
+    assert row["macs_formula"] == dense_macs_text(n_in, n_out, positions)
+    assert dense_macs_text(1568, 10) == "1,568 × 10 = 15,680"
+    assert dense_macs_text(64, 32, 49) == "49 × 64 × 32 = 100,352"
+    with pytest.raises(ParameterError):
+        dense_macs(0, 3)

@@ -13,11 +13,22 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz import attribution, datasets
-from cnnviz.attribution import ATTRIBUTIONS, RECOMMENDED_LAYERS, hook_count
-from cnnviz.images import COLORMAPS, overlay
-from cnnviz.models import MODELS, load_model, predict, preprocess
-from cnnviz.shapes import shapes_heldout
+from cnnviz import (
+    ATTRIBUTIONS,
+    COLORMAPS,
+    MODELS,
+    RECOMMENDED_LAYERS,
+    LayerError,
+    attribution,
+    load_model,
+    overlay,
+    predict,
+    preprocess,
+    shapes_heldout,
+)
+from cnnviz.data import mnist
+from cnnviz.network import hooks
+from cnnviz.network.hooks import hook_count
 
 torch.set_num_threads(1)
 # captum announces every guided backprop's ReLU hooks (on the private twin, removed at once);
@@ -26,8 +37,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
 
 
 def twin_hooks(model: nn.Module) -> int:
-    """Hooks left on the private twin attribution keeps for ``model`` (0 when it has none)."""
-    twin = attribution._TWINS.get(model)
+    """Hooks left on the private twin ``hooks.borrowed`` keeps for ``model`` (0 when it has
+    none)."""
+    twin = hooks._TWINS.get(model)
     return 0 if twin is None or twin.net is None else hook_count(twin.net)
 
 
@@ -57,10 +69,10 @@ def tiny_model(inplace_relu: bool = False) -> nn.Sequential:
 
 
 TINY_X = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
-I, J = np.mgrid[0:3, 0:3].astype(np.float64)
+ROW, COL = np.mgrid[0:3, 0:3].astype(np.float64)  # i, j of the 3x3 maps
 HAND_CAMS = [  # cam_c at the layer's 3x3 resolution
-    np.maximum((24 * I + 6 * J - 25) / 9, 0),  # (A0 + 0.5 A1) / 9: the top row is cut to 0
-    np.maximum((-12 * I - 3 * J + 32.5) / 9, 0),  # (-A0 + 0.25 A1) / 9: all positive
+    np.maximum((24 * ROW + 6 * COL - 25) / 9, 0),  # (A0 + 0.5 A1) / 9: the top row is cut to 0
+    np.maximum((-12 * ROW - 3 * COL + 32.5) / 9, 0),  # (-A0 + 0.25 A1) / 9: all positive
     np.zeros((3, 3)),  # -A1 / 9 < 0 everywhere: no positive evidence
 ]
 # Bilinear 3 -> 4 with align_corners=False: source = (dst + 0.5) * 3/4 - 0.5, clamped at the
@@ -69,10 +81,10 @@ U = np.array([[1, 0, 0], [0.375, 0.625, 0], [0, 0.625, 0.375], [0, 0, 1]])
 
 
 def test_layer_resolution_grad_cam_is_the_hand_computed_one():
-    net = attribution.private_copy(tiny_model(), share_weights=True)
+    net = hooks.private_copy(tiny_model(), share_weights=True)
     for target, expected in enumerate(HAND_CAMS):
-        cam = attribution._grad_cam_batch(net, TINY_X.clone().requires_grad_(True), [target],
-                                          "conv")
+        (cam,) = attribution._grad_cam_maps(net, TINY_X.clone().requires_grad_(True), [target],
+                                            ["conv"])
         np.testing.assert_allclose(cam[0, 0].numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
@@ -106,7 +118,7 @@ def test_native_grad_cam_upsampled_bilinearly_is_grad_cam(layer, side):
 
 @pytest.mark.parametrize("name", ["digits", "shapes", "resnet18"])
 def test_every_layer_at_once_equals_one_layer_at_a_time(name):
-    from cnnviz.models import architecture
+    from cnnviz import architecture
 
     spec = MODELS[name]
     layers = attribution.cam_layers(architecture(name), spec.input_size)
@@ -124,7 +136,7 @@ def test_every_layer_at_once_equals_one_layer_at_a_time(name):
 
 
 def test_the_layer_choices_of_the_shapes_model():
-    from cnnviz.models import architecture
+    from cnnviz import architecture
 
     assert attribution.cam_layers(architecture("shapes"), (3, 64, 64)) == [
         ("conv1", (64, 64)), ("relu1", (64, 64)), ("conv2", (32, 32)), ("relu2", (32, 32)),
@@ -179,7 +191,7 @@ def test_the_map_follows_weight_updates_of_the_model():
 
 @pytest.fixture(scope="module")
 def digit():
-    images, labels = datasets.mnist_sample()
+    images, labels = mnist.mnist_sample()
     return preprocess("digits", images[4]), int(labels[4])
 
 
@@ -284,7 +296,7 @@ def test_every_method_gives_a_normalised_map_and_leaves_no_hooks(method, digit):
 def test_a_bad_layer_name_lists_the_valid_ones(method, digit):
     x, target = digit
     model = load_model("digits")
-    with pytest.raises(ValueError, match="no layer called 'relu9'.*Valid layer names: conv1, "
+    with pytest.raises(LayerError, match="no layer called 'relu9'.*Valid names: conv1, "
                                          "relu1, pool1, conv2, relu2"):
         ATTRIBUTIONS[method](model, x, target, "relu9")
     assert hook_count(model) == 0 and twin_hooks(model) == 0
@@ -313,7 +325,7 @@ def test_layers_grad_cam_cannot_use_are_refused_clearly(digit, photo):
 
 
 def test_inputs_made_without_gradients_work(digit):
-    images, _ = datasets.mnist_sample()
+    images, _ = mnist.mnist_sample()
     x, target = digit
     model = load_model("digits")
     expected = attribution.grad_cam(model, x, target, "relu2")
@@ -381,7 +393,7 @@ def test_grad_cam_is_thread_safe_on_one_shared_model(digit):
 
 
 def test_hooking_methods_do_not_disturb_predictions_running_beside_them(digit):
-    images, _ = datasets.mnist_sample()
+    images, _ = mnist.mnist_sample()
     x, target = digit
     model = load_model("digits")
     expected = predict("digits", images[4])
@@ -479,7 +491,7 @@ def test_recommended_layers_exist_in_every_registry_model():
     for name, layer in RECOMMENDED_LAYERS.items():
         with torch.device("meta"):  # the architecture only, without allocating weights
             model = MODELS[name].build()
-        attribution.get_layer(model, layer)
+        hooks.get_layer(model, layer)
 
 
 def test_integrated_gradients_is_nearly_complete_with_enough_steps(shape_inputs):

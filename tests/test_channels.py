@@ -17,23 +17,24 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz import datasets
-from cnnviz.attribution import hook_count
-from cnnviz.channels import (
-    OBJECTIVES,
-    _AdamAscent,
+from cnnviz import (
+    MAXIMISE_OBJECTIVES,
     REGULARISERS,
+    LayerError,
     MaximiseConfig,
     canvas_shape,
     channel_peaks,
-    config_for,
+    digit_inputs,
+    load_model,
     maximise_channel,
+    maximise_config,
+    receptive_field,
+    to_picture,
     top_patches,
 )
-from cnnviz.inspect import LayerError, receptive_field
-from cnnviz.models import load_model
-from cnnviz.models.preprocessing import normalize_mnist, to_picture
-from cnnviz.training import preprocess_digits
+from cnnviz.data import mnist
+from cnnviz.network.channels import _AdamAscent
+from cnnviz.network.hooks import hook_count
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -48,9 +49,9 @@ def digits() -> nn.Module:
 @pytest.fixture(scope="module")
 def mnist_inputs() -> torch.Tensor:
     """300 of the bundled digits, every class, as the digits model takes them: (300, 1, 28, 28)."""
-    images, _ = datasets.mnist_sample()
-    chosen = images[datasets.evenly_spaced(len(images), 300)]
-    return normalize_mnist(preprocess_digits(chosen))
+    images, _ = mnist.mnist_sample()
+    chosen = images[mnist.evenly_spaced(len(images), 300)]
+    return digit_inputs(chosen)
 
 
 def _channel_mean(model: nn.Module, upto: int, x: np.ndarray, channel: int) -> float:
@@ -65,7 +66,8 @@ def _channel_mean(model: nn.Module, upto: int, x: np.ndarray, channel: int) -> f
 def test_the_synthesised_input_excites_the_channel_far_more_than_noise_or_digits(
         digits, mnist_inputs):
     # relu2 is layer index 4 of the digits Sequential: conv1 relu1 pool1 conv2 relu2
-    result = maximise_channel(digits, "relu2", 2, DIGIT, config=config_for("jitter", DIGIT, 64))
+    config = maximise_config("jitter", DIGIT, 64)
+    result = maximise_channel(digits, "relu2", 2, DIGIT, config=config)
     assert result.input.shape == (1, 1, 28, 28) and result.image.shape == (28, 28, 1)
     assert result.picture.shape == (28, 28, 3) and result.picture.dtype == np.uint8
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
@@ -82,10 +84,10 @@ def test_the_synthesised_input_excites_the_channel_far_more_than_noise_or_digits
     assert result.history[-8:].mean() > 3 * result.history[:8].mean()
 
 
-@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("objective", MAXIMISE_OBJECTIVES)
 @pytest.mark.parametrize("regulariser", list(REGULARISERS))
 def test_every_regulariser_and_objective_raises_the_objective(digits, regulariser, objective):
-    config = config_for(regulariser, DIGIT, steps=32, objective=objective)
+    config = maximise_config(regulariser, DIGIT, steps=32, objective=objective)
     result = maximise_channel(digits, "relu2", 2, DIGIT, config=config)
     assert result.final > 2 * result.start > 0
 
@@ -93,14 +95,14 @@ def test_every_regulariser_and_objective_raises_the_objective(digits, regularise
 def test_a_channel_that_is_off_on_the_noise_still_learns(digits):
     # the centre unit of relu2's channel 0 is 0 on the grey start: a plain ReLU would pass
     # no gradient at all; the redirected ReLU of the private copy lets the ascent switch it on
-    config = config_for("jitter", DIGIT, steps=64, objective="centre")
+    config = maximise_config("jitter", DIGIT, steps=64, objective="centre")
     result = maximise_channel(digits, "relu2", 0, DIGIT, config=config)
     assert result.start == 0.0
     assert result.final > 1.0
 
 
 def test_the_same_seed_gives_the_same_picture_and_another_seed_another(digits):
-    config = config_for("blur", DIGIT, steps=16)
+    config = maximise_config("blur", DIGIT, steps=16)
     a = maximise_channel(digits, "conv2", 1, DIGIT, config=config)
     b = maximise_channel(digits, "conv2", 1, DIGIT, config=config)
     c = maximise_channel(digits, "conv2", 1, DIGIT, config=MaximiseConfig(**{
@@ -226,7 +228,7 @@ def test_progress_is_reported_after_every_step(digits):
 
 
 def test_threads_sharing_one_model_get_the_results_of_a_lone_run(digits, mnist_inputs):
-    config = config_for("jitter", DIGIT, steps=24)
+    config = maximise_config("jitter", DIGIT, steps=24)
     alone = {c: maximise_channel(digits, "conv2", c, DIGIT, config=config).input
              for c in range(3)}
     peaks_alone = channel_peaks(digits, "relu2", mnist_inputs[:100])
@@ -279,7 +281,7 @@ def test_a_bad_layer_channel_or_shape_is_a_layer_error(digits, call):
     lambda: MaximiseConfig(lr=float("nan")),
     lambda: MaximiseConfig(jitter=-1),
     lambda: MaximiseConfig(objective="max"),
-    lambda: config_for("wild", DIGIT),
+    lambda: maximise_config("wild", DIGIT),
 ])
 def test_a_bad_setting_is_a_value_error_that_says_why(make):
     with pytest.raises(ValueError, match="must|no regulariser"):
@@ -293,12 +295,12 @@ def test_the_canvas_keeps_small_inputs_and_shrinks_big_ones():
 
 
 def test_config_for_sizes_jitter_and_blur_by_the_input():
-    assert config_for("jitter", DIGIT).jitter == 1
-    assert config_for("jitter", (3, 224, 224)).jitter == 8
-    assert config_for("none", DIGIT).jitter == 0
-    blur = config_for("blur", DIGIT)
+    assert maximise_config("jitter", DIGIT).jitter == 1
+    assert maximise_config("jitter", (3, 224, 224)).jitter == 8
+    assert maximise_config("none", DIGIT).jitter == 0
+    blur = maximise_config("blur", DIGIT)
     assert blur.blur_every == 4 and blur.blur_sigma == 0.5
-    assert config_for("fourier", DIGIT).freq_decay == 1.0
+    assert maximise_config("fourier", DIGIT).freq_decay == 1.0
 
 
 # --- the top patches ----------------------------------------------------------------------------

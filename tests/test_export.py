@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.arithmetic import ParameterError
-from cnnviz.export import PENDING, WINDOW, WINNER, _frame_indices, conv_steps_gif, pool_steps_gif
-from cnnviz.ops import conv_steps, pool_steps
-from cnnviz.samples import CLASSIC_5X5
+from cnnviz import (
+    CLASSIC_5X5,
+    ParameterError,
+    conv_steps,
+    conv_steps_gif,
+    pool_steps,
+    pool_steps_gif,
+)
+from cnnviz.export import PENDING, WINDOW, WINNER, _frame_indices
 
 CLASSIC_IMAGE = CLASSIC_5X5  # the worked example's 5×5 binary image
 X_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float32)
@@ -153,3 +158,66 @@ def test_steps_of_the_wrong_kind_are_refused():
         conv_steps_gif(pool_steps(CLASSIC_IMAGE))
     with pytest.raises(TypeError):
         pool_steps_gif(conv_steps(CLASSIC_IMAGE, X_KERNEL))
+
+
+# --- the page and the GIF read the same -------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_sum_reads_the_same_on_the_page_and_in_the_gif(seed):
+    """The step-through's caption (plots.steps) and the GIF's (export) write every sum, channel
+    sum and bias through plots.figure.format_value, and colour kernels and outputs with the
+    same ranges: nothing about a step reads differently in the two."""
+    from cnnviz.export import _conv_animation, _map_colours, _pool_animation
+    from cnnviz.plots import figure, steps
+
+    rng = np.random.default_rng(seed)
+    channels = int(rng.choice([1, 3]))
+    image = rng.integers(0, 256, (9, 11, channels)).astype(np.float64)
+    if seed % 3 == 0:
+        image /= 255.0
+    kernel = rng.normal(size=(3, 3, channels)) * 10.0 ** rng.integers(-2, 3)
+    bias = float(rng.choice([0.0, 0.5, -1234.5]))
+    conv = conv_steps(image, kernel, padding=int(rng.integers(0, 2)), bias=bias)
+    gif = _conv_animation(conv, 20)
+    for i in range(len(conv.sums)):
+        page = steps.conv_caption(conv, i)
+        formula, details = gif.caption(i)
+        total = figure.format_value(conv.sums[i])
+        assert f"<b>{total}</b>" in page and formula.endswith(f"= {total}"), (page, formula)
+        # the page writes a negative term as "− 1234", the GIF as "-1234": the digits agree
+        if bias:
+            assert figure.format_value(abs(bias)) in page
+            assert figure.format_value(bias) in formula
+        if channels > 1:
+            for v in conv.channel_sums[i]:
+                assert figure.format_value(abs(v)) in page and figure.format_value(v) in details
+    # colours: the page's ranges and colour scales (value_range, colorize) in the GIF too
+    np.testing.assert_array_equal(
+        gif.out_colours, figure.colorize(conv.sums[None], *figure.value_range(conv.sums))[0])
+    k = conv.kernel[:, :, 0]
+    np.testing.assert_array_equal(
+        _map_colours(k, conv.kernel),
+        figure.colorize(k, *figure.value_range(conv.kernel)))
+    page_figure = steps.conv_step_figure(conv)
+    if channels == 1:
+        padded = page_figure.spec["data"][0]
+        assert (padded["zmin"], padded["zmax"]) == figure.pixel_range(conv.padded)
+    pool = pool_steps(image, kind="max", size=2, padding=1)
+    pool_gif = _pool_animation(pool, 20)
+    for i in range(len(pool.values)):
+        formula, _ = pool_gif.caption(i)
+        shown = figure.format_value(pool.values[i, 0])
+        assert shown in formula
+        assert f"<b>{shown}</b>" in steps.pool_step_figure(pool, start=i).spec["layout"][
+            "title"]["text"]
+        break  # one figure per image is enough: the captions are built the same way
+
+
+def test_the_number_format():
+    from cnnviz.plots.figure import format_value
+
+    assert [format_value(v) for v in (0.0, -0.0, 1.5, -0.25, 1387.0, 12345.6, 123456.0,
+                                      0.000123456, float("inf"), -float("inf"))] == \
+        ["0", "0", "1.5", "-0.25", "1387", "12346", "1.235e+05", "0.0001235", "∞", "-∞"]
+    assert format_value(float("-inf"), inf="inf") == "-inf"

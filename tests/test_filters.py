@@ -8,21 +8,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnviz.filters import (
+from cnnviz import (
     COMPARED_PRESETS,
+    PRESETS,
+    LayerError,
     carry_problem,
     closest_filters,
+    conv2d,
     conv_weights,
     first_conv,
     kernel_of,
-    kernel_query,
+    load_model,
+    parse_kernel_slices,
     preset_responses,
     weights_text,
 )
-from cnnviz.inspect import LayerError
-from cnnviz.kernels import PRESETS, parse_kernel_slices
-from cnnviz.models import load_model
-from cnnviz.ops import conv2d
 
 
 def test_kernel_orientation_matches_the_weights():
@@ -59,20 +59,9 @@ def test_every_first_layer_kernel_survives_the_url_exactly(name):
         np.testing.assert_array_equal(back, kernel)
 
 
-def test_kernel_query_carries_gray_and_the_sample():
-    digits = kernel_of(load_model("digits"), "conv1", 0)
-    q = kernel_query(digits, sample="digit_3")
-    assert q["kernel"] == "custom" and q["gray"] == "1" and q["sample"] == "digit_3"
-    rgb = kernel_query(kernel_of(load_model("shapes"), "conv1", 0))
-    assert rgb["gray"] == "0" and "sample" not in rgb
-    assert rgb["weights"].count("|") == 2
-
-
 def test_deep_kernels_cannot_be_carried_and_say_why():
     deep = kernel_of(load_model("digits"), "conv2", 0)  # 16 input slices
     assert "16 input slices" in carry_problem(deep)
-    with pytest.raises(LayerError):
-        kernel_query(deep)
     assert carry_problem(np.zeros((12, 12), np.float32)).startswith("this filter is 12×12")
     assert carry_problem(kernel_of(load_model("alexnet"), "features.0", 0)) is None  # 11×11×3
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz import ImageError, load_image
-from cnnviz.images import MAX_PIXELS, encode_png, ensure_rgb, fit_within, to_gray
+from cnnviz import ImageError, encode_png, ensure_rgb, fit_within, load_image, to_gray
+from cnnviz.images import MAX_PIXELS
 
 
 def _save(img: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -62,7 +62,8 @@ def test_transparency_is_composited_onto_white():
 
 
 def test_grayscale_with_alpha_and_palette_transparency():
-    la = Image.fromarray(np.stack([np.full((5, 5), 10, np.uint8), np.zeros((5, 5), np.uint8)], 2), "LA")
+    grey_alpha = np.stack([np.full((5, 5), 10, np.uint8), np.zeros((5, 5), np.uint8)], 2)
+    la = Image.fromarray(grey_alpha, "LA")
     np.testing.assert_array_equal(load_image(_save(la, "PNG")), 255)
     pal = Image.fromarray(RGB).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     pal.info["transparency"] = 0

@@ -10,16 +10,21 @@ import plotly.io as pio
 import pytest
 import torch
 
+import cnnviz
 from cnnviz import (
+    LESSON_MODEL,
+    MODELS,
+    architecture,
     effective_receptive_field,
+    load_model,
     model_totals,
-    plots,
+    preprocess,
     receptive_field_table,
+    rf_step,
+    to_picture,
     unit_receptive_box,
 )
-from cnnviz.arithmetic import rf_step
-from cnnviz.models import LESSON_MODEL, MODELS, architecture, load_model, preprocess
-from cnnviz.models.preprocessing import preprocess_gray, to_picture
+from cnnviz.models.preprocessing import preprocess_gray
 
 CHEAP = ("digits", "lenet5", "shapes")
 # Published parameter counts (torchvision's weight metadata, num_params).
@@ -97,11 +102,12 @@ def test_to_picture_undoes_each_recipe():
 
 def test_unit_picker_puts_a_clickable_marker_on_every_unit_and_outlines_the_unit():
     values = np.arange(12.0).reshape(3, 4)
-    spec = plots.unit_picker(values, unit=(1, 2)).to_dict()
+    spec = cnnviz.unit_picker(values, unit=(1, 2)).to_dict()
     json.loads(pio.to_json(spec, validate=False))
     markers = spec["data"][-1]
     assert markers["mode"] == "markers" and markers["marker"]["opacity"] <= 0.01
-    assert sorted(zip(markers["y"], markers["x"])) == [(r, c) for r in range(3) for c in range(4)]
+    units = sorted(zip(markers["y"], markers["x"], strict=True))
+    assert units == [(r, c) for r in range(3) for c in range(4)]
     assert markers["text"][markers["y"].index(1) + 2] == "6"  # value of unit (1, 2)
     outline = [t for t in spec["data"] if t.get("mode") == "lines"]
     assert outline[0]["x"] == [1.5, 2.5, 2.5, 1.5, 1.5]
@@ -109,18 +115,18 @@ def test_unit_picker_puts_a_clickable_marker_on_every_unit_and_outlines_the_unit
 
 
 def test_unit_picker_thins_the_markers_of_a_big_map():
-    spec = plots.unit_picker(np.zeros((224, 224))).to_dict()
+    spec = cnnviz.unit_picker(np.zeros((224, 224))).to_dict()
     markers = spec["data"][-1]
     assert len(markers["x"]) == 112 * 112 and set(markers["x"]) == set(range(0, 224, 2))
-    assert plots.payload_bytes(spec) < 600_000
+    assert cnnviz.payload_bytes(spec) < 600_000
 
 
 def test_growth_and_size_figures_serialise_with_the_numbers():
-    growth = plots.receptive_field_growth(["a", "b"], [3, 8], [1, 2], input_side=32).to_dict()
+    growth = cnnviz.receptive_field_growth(["a", "b"], [3, 8], [1, 2], input_side=32).to_dict()
     assert growth["data"][0]["y"] == [3, 8] and growth["data"][1]["y"] == [1, 2]
-    sizes = plots.model_sizes(["x", "y"], [10, 2000], [5, 6]).to_dict()
+    sizes = cnnviz.model_sizes(["x", "y"], [10, 2000], [5, 6]).to_dict()
     assert sizes["data"][0]["text"] == ["10", "2.0k"]
-    timeline = plots.architecture_timeline([1998, 2012], ["LeNet", "AlexNet"], [60_000, 61e6],
+    timeline = cnnviz.architecture_timeline([1998, 2012], ["LeNet", "AlexNet"], [60_000, 61e6],
                                            ["a", "b"]).to_dict()
     for spec in (growth, sizes, timeline):
         json.loads(pio.to_json(spec, validate=False))

@@ -8,15 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cnnviz.kernels import (
-    MAX_KERNEL_SIZE,
-    MAX_KERNEL_VALUE,
-    PRESETS,
-    KernelError,
-    format_kernel,
-    get_preset,
-    parse_kernel,
-)
+from cnnviz import MAX_KERNEL_SIZE, PRESETS, KernelError, format_kernel, parse_kernel
+from cnnviz.kernels import MAX_KERNEL_VALUE, get_preset
 
 EXPECTED_NAMES = {
     "identity", "box_blur", "gaussian_blur", "sharpen", "sobel_x", "sobel_y", "prewitt_x",

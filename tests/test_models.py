@@ -10,19 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz import datasets
-from cnnviz.models import (
-    MODELS,
-    ModelError,
-    ModelSpec,
-    TorchvisionWeights,
-    load_model,
-    predict,
-    preprocess,
-    registry,
-)
+from cnnviz import MODELS, ModelError, ModelSpec, load_model, predict, preprocess
+from cnnviz.data import mnist
+from cnnviz.models import registry
 from cnnviz.models.preprocessing import MNIST_MEAN, MNIST_STD, mnist_digit
-
+from cnnviz.models.registry import TorchvisionWeights
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,13 +22,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def heldout() -> tuple[np.ndarray, np.ndarray]:
     """The 1,000 held-out MNIST digits, uint8 (1000, 28, 28), and their labels."""
-    images, labels = datasets.mnist_sample()
-    _, test = datasets.split_indices(len(images))
+    images, labels = mnist.mnist_sample()
+    _, test = mnist.split_indices(len(images))
     return images[test], labels[test]
 
 
 def accuracy_of(images, labels) -> float:
-    return float(np.mean([predict("digits", im).argmax() == y for im, y in zip(images, labels)]))
+    right = [predict("digits", im).argmax() == y for im, y in zip(images, labels, strict=True)]
+    return float(np.mean(right))
 
 
 # ---------------------------------------------------------------- shipped weights and card
@@ -80,7 +73,7 @@ def test_load_model_is_cached_in_eval_mode_and_flagged_pretrained():
 
 
 def test_an_mnist_digit_passes_through_preprocessing_unchanged():
-    images, _ = datasets.mnist_sample()
+    images, _ = mnist.mnist_sample()
     sample = images[::10]  # 500 digits, 50 per class
     diff = np.array([np.abs(mnist_digit(im) * 255 - im).max() for im in sample])
     assert np.mean(diff <= 1.0) >= 0.99  # at most a grey level of contrast stretch

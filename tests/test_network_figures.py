@@ -12,9 +12,10 @@ import plotly.io as pio
 import pytest
 import torch
 
-from cnnviz import plots
-from cnnviz.activations import color_limits, network_outputs
-from cnnviz.models import load_model
+import cnnviz
+from cnnviz import color_limits, load_model, network_outputs
+from cnnviz.plots import figure
+from cnnviz.plots import maps as map_figures
 
 
 def _walk(obj):
@@ -45,13 +46,13 @@ def _figures():
     cols = _digits_columns()
     limits, shared = color_limits(cols, "global", 8)
     return {
-        "maps": plots.maps_figure(maps, [1.0] * 5, labels=list("abcde"), columns=3,
+        "maps": cnnviz.maps_figure(maps, [1.0] * 5, labels=list("abcde"), columns=3,
                                   show_labels=True),
-        "network": plots.network_figure(cols, limits, shared_limit=shared),
-        "probabilities": plots.probability_bars(list("abc"), [0.2, 0.7, 0.1]),
-        "ranking": plots.channel_ranking(np.array([0.1, -0.3, 0.5]), [2, 0, 1]),
-        "kernel": plots.kernel_slices(rng.normal(size=(3, 3, 3))),
-        "kernels own scale": plots.kernel_slices(rng.normal(size=(8, 3, 3)), own_scale=True,
+        "network": cnnviz.network_figure(cols, limits, shared_limit=shared),
+        "probabilities": cnnviz.probability_bars(list("abc"), [0.2, 0.7, 0.1]),
+        "ranking": cnnviz.channel_ranking(np.array([0.1, -0.3, 0.5]), [2, 0, 1]),
+        "kernel": cnnviz.kernel_slices(rng.normal(size=(3, 3, 3))),
+        "kernels own scale": cnnviz.kernel_slices(rng.normal(size=(8, 3, 3)), own_scale=True,
                                                  columns=4),
     }
 
@@ -69,22 +70,22 @@ def test_mosaic_tiles_colours_and_boxes():
     maps = np.zeros((3, 2, 2), np.float32)
     maps[0, 0, 0] = 1.0  # the top of its scale: dark red
     maps[1, 1, 1] = -2.0  # the bottom of its scale: dark blue
-    rgb, boxes = plots.map_mosaic(maps, [1.0, 2.0, 1.0], columns=2)
+    rgb, boxes = map_figures.map_mosaic(maps, [1.0, 2.0, 1.0], columns=2)
     side = 2 * 24  # 2×2 maps are zoomed 24× to reach MOSAIC_MIN_TILE
     assert boxes == [(0, side, 0, side), (0, side, side + 1, 2 * side + 1),
                      (side + 1, 2 * side + 1, 0, side)]
     assert rgb.shape == (2 * side + 1, 2 * side + 1, 3)
-    lut = plots._lut(plots.MAPS_SCALE)
+    lut = figure.colour_lut(figure.MAPS_SCALE)
     assert tuple(rgb[0, 0]) == tuple(lut[255])  # +limit
     assert tuple(rgb[side - 1, 0]) == tuple(lut[128])  # 0: the white middle
     r0, r1, c0, c1 = boxes[1]
     assert tuple(rgb[r1 - 1, c1 - 1]) == tuple(lut[0])  # -limit
-    assert tuple(rgb[0, side]) == plots.MOSAIC_GAP_RGB  # the gap column
-    assert tuple(rgb[side + 1, side + 1]) == plots.MOSAIC_GAP_RGB  # the empty last cell
+    assert tuple(rgb[0, side]) == map_figures.MOSAIC_GAP_RGB  # the gap column
+    assert tuple(rgb[side + 1, side + 1]) == map_figures.MOSAIC_GAP_RGB  # the empty last cell
 
 
 def test_big_maps_are_shrunk_to_the_tile():
-    rgb, boxes = plots.map_mosaic(np.zeros((2, 224, 224), np.float32), [1, 1], columns=2,
+    rgb, boxes = map_figures.map_mosaic(np.zeros((2, 224, 224), np.float32), [1, 1], columns=2,
                                   tile_px=64)
     assert boxes[0] == (0, 64, 0, 64) and rgb.shape == (64, 129, 3)
 
@@ -99,7 +100,7 @@ def test_maps_figure_clicks_name_the_map():
 def test_network_figure_has_a_column_per_layer_and_its_picture_shows_the_values():
     cols = _digits_columns()
     limits, shared = color_limits(cols, "layer", 8)
-    spec = plots.network_figure(cols, limits, shared_limit=shared).to_dict()
+    spec = cnnviz.network_figure(cols, limits, shared_limit=shared).to_dict()
     images = [t for t in spec["data"] if t["type"] == "image"]
     assert len(images) == len(cols) == 11
     titles = [a["text"] for a in spec["layout"]["annotations"]]
@@ -107,7 +108,7 @@ def test_network_figure_has_a_column_per_layer_and_its_picture_shows_the_values(
     assert titles[-1] == "<b>fc2</b><br>dense<br>10<br> "
     # the input column: the stroke (2.5, the layer's max) is dark red, the rest white
     picture = _decode(images[0]["source"])
-    lut = plots._lut(plots.MAPS_SCALE)
+    lut = figure.colour_lut(figure.MAPS_SCALE)
     zoom = picture.shape[0] // 28
     assert np.abs(picture[10 * zoom, 13 * zoom].astype(int) - lut[255]).max() <= 2
     assert np.abs(picture[2 * zoom, 2 * zoom].astype(int) - lut[128]).max() <= 2
@@ -118,6 +119,6 @@ def test_network_figure_has_a_column_per_layer_and_its_picture_shows_the_values(
 
 
 def test_probability_bars_most_likely_on_top():
-    spec = plots.probability_bars(["cat", "dog", "cow"], [0.2, 0.7, 0.1], top=2).to_dict()
+    spec = cnnviz.probability_bars(["cat", "dog", "cow"], [0.2, 0.7, 0.1], top=2).to_dict()
     assert spec["data"][0]["y"] == ["cat", "dog"]  # drawn bottom-up: dog on top
     assert spec["data"][0]["x"] == [0.2, 0.7]

@@ -11,10 +11,9 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cnnviz.arithmetic import ParameterError
-from cnnviz.ops import (
-    MAX_STEPS,
+from cnnviz import (
     ConvParams,
+    ParameterError,
     PoolParams,
     conv2d,
     conv_steps,
@@ -22,6 +21,7 @@ from cnnviz.ops import (
     pool2d,
     pool_steps,
 )
+from cnnviz.ops import MAX_STEPS
 
 CLASSIC_IMAGE = np.array(
     [

@@ -8,9 +8,9 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from cnnviz import plots
-from cnnviz.ops import conv_steps, pool_steps
-from cnnviz.samples import CLASSIC_5X5
+import cnnviz
+from cnnviz import CLASSIC_5X5, conv_steps, pool_steps
+from cnnviz.plots import figure
 
 X_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=float)
 
@@ -33,11 +33,11 @@ def _figures():
     gray = conv_steps(CLASSIC_5X5.astype(float), X_KERNEL)
     pool = pool_steps(image, kind="max", size=2, padding=1, region=(0, 4, 0, 4))
     return {
-        "conv rgb": plots.conv_step_figure(conv, start=3),
-        "conv gray": plots.conv_step_figure(gray),
-        "pool": plots.pool_step_figure(pool, channel=2),
-        "picture map": plots.picture(rng.normal(size=(30, 40)), box=(1, 3, 2, 5)),
-        "picture rgb": plots.picture((image * 255).astype(np.uint8)),
+        "conv rgb": cnnviz.conv_step_figure(conv, start=3),
+        "conv gray": cnnviz.conv_step_figure(gray),
+        "pool": cnnviz.pool_step_figure(pool, channel=2),
+        "picture map": cnnviz.picture(rng.normal(size=(30, 40)), box=(1, 3, 2, 5)),
+        "picture rgb": cnnviz.picture((image * 255).astype(np.uint8)),
     }
 
 
@@ -53,7 +53,7 @@ def test_figures_serialise_and_name_no_colour_scale_plotly_js_lacks(name):
 
 def test_classic_example_frames_carry_the_textbook_numbers():
     steps = conv_steps(CLASSIC_5X5.astype(float), X_KERNEL)
-    spec = plots.conv_step_figure(steps).to_dict()
+    spec = cnnviz.conv_step_figure(steps).to_dict()
     assert len(spec["frames"]) == 9
     outputs = [t for t in spec["data"] if t.get("name") == "output"]
     assert outputs[0]["z"] == [[4, 3, 4], [2, 4, 3], [2, 3, 4]]
@@ -65,12 +65,12 @@ def test_classic_example_frames_carry_the_textbook_numbers():
     assert "<b>4</b>" in captions[0] and "out[0, 0]" in captions[0]
     # every frame's products are patch × kernel, as the step data says
     for i, frame in enumerate(spec["frames"]):
-        np.testing.assert_allclose(plots.matrix(frame["data"][2]["z"]), steps.products[i, :, :, 0])
+        np.testing.assert_allclose(figure.matrix(frame["data"][2]["z"]), steps.products[i, :, :, 0])
 
 
 def test_opening_step_and_slider():
     steps = conv_steps(CLASSIC_5X5.astype(float), X_KERNEL)
-    spec = plots.conv_step_figure(steps, start=4, frame_ms=250).to_dict()
+    spec = cnnviz.conv_step_figure(steps, start=4, frame_ms=250).to_dict()
     assert spec["layout"]["sliders"][0]["active"] == 4
     play = spec["layout"]["updatemenus"][0]["buttons"][0]
     assert play["args"][1]["frame"]["duration"] == 250
@@ -80,7 +80,7 @@ def test_opening_step_and_slider():
 def test_max_pooling_frames_star_the_winner():
     image = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
     steps = pool_steps(image, kind="max", size=2)
-    spec = plots.pool_step_figure(steps).to_dict()
+    spec = cnnviz.pool_step_figure(steps).to_dict()
     stars = [(f["data"][1]["y"][0], f["data"][1]["x"][0]) for f in spec["frames"]]
     assert stars == [(1, 1), (1, 3), (2, 0), (3, 3)]
     values = [f["layout"]["title"]["text"] for f in spec["frames"]]
@@ -90,13 +90,13 @@ def test_max_pooling_frames_star_the_winner():
 
 def test_dilated_window_outlines_every_tap():
     steps = conv_steps(np.zeros((9, 9)), np.ones((2, 2)), dilation=3)
-    spec = plots.conv_step_figure(steps).to_dict()
+    spec = cnnviz.conv_step_figure(steps).to_dict()
     xs = spec["frames"][0]["data"][0]["x"]
     assert xs.count(None) == 4  # four separate squares, with the gaps between them
 
 
 def test_colorize_matches_the_colour_bar_ends():
-    rgb = plots.colorize(np.array([[-1.0, 0.0, 1.0]]), -1, 1, True)
+    rgb = cnnviz.colorize(np.array([[-1.0, 0.0, 1.0]]), -1, 1, True)
     assert rgb.shape == (1, 3, 3) and rgb.dtype == np.uint8
     np.testing.assert_array_equal(rgb[0, 0], [5, 48, 97])  # RdBu_r's first stop
     np.testing.assert_array_equal(rgb[0, 2], [103, 0, 31])  # and its last
@@ -105,7 +105,7 @@ def test_colorize_matches_the_colour_bar_ends():
 def test_payload_is_small_for_a_whole_mnist_sized_output():
     steps = conv_steps(np.random.default_rng(2).random((28, 28)), np.ones((3, 3)))
     assert len(steps.sums) == 676
-    assert plots.payload_bytes(plots.conv_step_figure(steps)) < 1_000_000
+    assert cnnviz.payload_bytes(cnnviz.conv_step_figure(steps)) < 1_000_000
 
 
 def test_payload_is_small_for_a_big_zoom():
@@ -113,5 +113,5 @@ def test_payload_is_small_for_a_big_zoom():
     image = rng.random((512, 512, 3))
     steps = conv_steps(image, np.ones((11, 11)), padding="same", region=(100, 108, 100, 108),
                        output_dtype=np.float32)
-    assert plots.payload_bytes(plots.conv_step_figure(steps)) < 2_000_000
-    assert plots.payload_bytes(plots.picture(steps.output)) < 600_000
+    assert cnnviz.payload_bytes(cnnviz.conv_step_figure(steps)) < 2_000_000
+    assert cnnviz.payload_bytes(cnnviz.picture(steps.output)) < 600_000

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils import skip_init
 
-from cnnviz import arithmetic, quiz, receptive_field
-from cnnviz.quiz import Conv, Dense, Pool, Question
+from cnnviz import Question, arithmetic, quiz, receptive_field
+from cnnviz.quiz import Conv, Dense, Pool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SEEDS = st.integers(0, quiz.SEED_MAX)
+SEEDS = st.integers(0, quiz.QUIZ_SEED_MAX)
 MANY = settings(max_examples=60, deadline=None)
 
 
@@ -208,8 +208,8 @@ def test_answers_are_the_formulas_and_check_reads_every_format(seed, kind):
 @settings(max_examples=100, deadline=None)
 @given(SEEDS, st.integers(1, 12))
 def test_a_seed_gives_the_same_quiz(seed, n):
-    first = quiz.quiz(seed, n)
-    assert first == quiz.quiz(seed, n)
+    first = quiz.make_quiz(seed, n)
+    assert first == quiz.make_quiz(seed, n)
     assert len(first) == n
     assert sum(q.is_choice for q in first) == (n + 1) // 3
     arithmetic_kinds = [q.kind for q in first if not q.is_choice]
@@ -218,7 +218,7 @@ def test_a_seed_gives_the_same_quiz(seed, n):
 
 
 def test_different_seeds_give_different_numbers():
-    texts = {tuple(q.text for q in quiz.quiz(seed)) for seed in range(30)}
+    texts = {tuple(q.text for q in quiz.make_quiz(seed)) for seed in range(30)}
     assert len(texts) == 30
 
 
@@ -277,7 +277,7 @@ def test_impossible_layers_are_refused_with_a_sentence():
     with pytest.raises(arithmetic.ParameterError, match="stride 1"):
         quiz.conv_params_question(32, 32, 3, 16, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="seed"):
-        quiz.quiz(-1)
+        quiz.make_quiz(-1)
     with pytest.raises(ValueError, match="kind"):
         quiz.generate(1, "nonsense")
 

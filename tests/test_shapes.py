@@ -12,12 +12,21 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz import shapes, train
-from cnnviz.models import MODELS, load_model, predict, preprocess
+from cnnviz import (
+    MODELS,
+    SAMPLES,
+    ShapesConfig,
+    cli,
+    load_model,
+    load_sample,
+    load_shapes_data,
+    predict,
+    preprocess,
+    train_shapes,
+)
+from cnnviz.data import shapes
 from cnnviz.models.preprocessing import SHAPES_MEAN, SHAPES_STD
-from cnnviz.samples import SAMPLES, load_sample
-from cnnviz.training import ShapesConfig, load_shapes_data, random_symmetry, train_shapes
-
+from cnnviz.models.training import random_symmetry
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,10 +38,10 @@ def test_the_same_seed_gives_the_same_images_and_a_longer_set_extends_a_shorter_
     a = shapes.make_shapes(12, seed=5)
     b = shapes.make_shapes(12, seed=5)
     longer = shapes.make_shapes(20, seed=5)
-    for x, y, z in zip(a, b, longer):
+    for x, y, z in zip(a, b, longer, strict=True):
         assert np.array_equal(x, y) and np.array_equal(x, z[:12])
     other = shapes.make_shapes(12, seed=6)
-    assert not np.any([np.array_equal(p, q) for p, q in zip(a[0], other[0])])
+    assert not np.any([np.array_equal(p, q) for p, q in zip(a[0], other[0], strict=True)])
 
 
 def test_types_shapes_and_exact_class_balance():
@@ -104,7 +113,8 @@ def test_heldout_set_is_cached_read_only_and_shares_no_image_with_training():
 @pytest.fixture(scope="module")
 def heldout_accuracy() -> float:
     images, labels, _ = shapes.shapes_heldout()
-    return float(np.mean([predict("shapes", im).argmax() == y for im, y in zip(images, labels)]))
+    right = [predict("shapes", im).argmax() == y for im, y in zip(images, labels, strict=True)]
+    return float(np.mean(right))
 
 
 def test_shipped_shapes_model_reaches_95_percent_on_the_heldout_seed(heldout_accuracy):
@@ -208,7 +218,8 @@ def test_grey_and_rgba_images_work():
 def test_upscaled_heldout_images_are_still_recognised():
     images, labels, _ = shapes.shapes_heldout()
     big = [cv2.resize(im, (192, 192), interpolation=cv2.INTER_LINEAR) for im in images[:200]]
-    assert np.mean([predict("shapes", im).argmax() == y for im, y in zip(big, labels)]) >= 0.95
+    right = [predict("shapes", im).argmax() == y for im, y in zip(big, labels[:200], strict=True)]
+    assert np.mean(right) >= 0.95
 
 
 def test_shape_samples_are_heldout_images_the_model_gets_right():
@@ -296,7 +307,7 @@ def test_random_symmetry_only_moves_pixels_and_uses_all_eight_symmetries():
 
 
 def test_cli_trains_shapes_and_writes_weights_and_a_card(tmp_path, capsys):
-    code = train.main(["shapes", "--epochs", "1", "--max-train-images", "64", "--seed", "2",
+    code = cli.main(["train", "shapes", "--epochs", "1", "--max-train-images", "64", "--seed", "2",
                        "--batch-size", "32", "--no-augment", "--out", str(tmp_path)])
     assert code == 0
     card = json.loads((tmp_path / "shapes.json").read_text())
@@ -311,5 +322,5 @@ def test_cli_trains_shapes_and_writes_weights_and_a_card(tmp_path, capsys):
 
 def test_cli_shapes_refuses_full_mnist(capsys):
     with pytest.raises(SystemExit):
-        train.main(["shapes", "--full-mnist"])
+        cli.main(["train", "shapes", "--full-mnist"])
     assert "--full-mnist" in capsys.readouterr().err

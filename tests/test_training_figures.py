@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cnnviz import plots
+import cnnviz
 
 
 def _report(epoch: int, loss: float, train: float, heldout: float) -> SimpleNamespace:
@@ -16,7 +16,7 @@ def _report(epoch: int, loss: float, train: float, heldout: float) -> SimpleName
 
 def test_training_curves_carry_the_history():
     history = [_report(1, 1.25, 0.5, 0.75), _report(2, 0.5, 0.875, 0.9)]
-    fig = plots.training_curves(history, epochs=10).spec
+    fig = cnnviz.training_curves(history, epochs=10).spec
     loss, train, heldout = fig["data"]
     assert loss["x"] == [1, 2] and loss["y"] == [1.25, 0.5]
     assert train["y"] == [50.0, 87.5] and heldout["y"] == [75.0, 90.0]  # percent
@@ -25,7 +25,7 @@ def test_training_curves_carry_the_history():
 
 
 def test_training_curves_with_no_epoch_yet():
-    fig = plots.training_curves([], epochs=3).spec
+    fig = cnnviz.training_curves([], epochs=3).spec
     assert all(trace["x"] == [] for trace in fig["data"])
     assert fig["layout"]["xaxis2"]["range"] == [0.5, 3.5]
 
@@ -34,7 +34,7 @@ def test_filter_grid_grey_filters_are_heatmaps_on_their_own_scale():
     weights = np.zeros((10, 1, 3, 3), np.float32)
     weights[0, 0] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]  # Sobel x
     weights[1, 0, 1, 1] = 0.01
-    fig = plots.filter_grid(weights).spec
+    fig = cnnviz.filter_grid(weights).spec
     assert len(fig["data"]) == 10 and {t["type"] for t in fig["data"]} == {"heatmap"}
     assert fig["data"][0]["z"] == weights[0, 0].tolist()
     assert (fig["data"][0]["zmin"], fig["data"][0]["zmax"]) == (-2, 2)
@@ -48,7 +48,7 @@ def test_filter_grid_grey_filters_are_heatmaps_on_their_own_scale():
 
 def test_filter_grid_colour_filters_are_stretched_images():
     weights = np.random.default_rng(0).normal(size=(4, 3, 5, 5))
-    fig = plots.filter_grid(weights, title="conv1").spec
+    fig = cnnviz.filter_grid(weights, title="conv1").spec
     assert {t["type"] for t in fig["data"]} == {"image"}
     z = np.array(fig["data"][0]["z"])
     assert z.shape == (5, 5, 3) and z.min() == 0 and z.max() == 255
@@ -59,4 +59,4 @@ def test_filter_grid_colour_filters_are_stretched_images():
 
 def test_filter_grid_refuses_a_wrong_shape():
     with pytest.raises(ValueError, match="F, C, kh, kw"):
-        plots.filter_grid(np.zeros((3, 3)))
+        cnnviz.filter_grid(np.zeros((3, 3)))

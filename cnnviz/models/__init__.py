@@ -1,33 +1,3 @@
-"""Trained models: the registry, preprocessing and prediction.
-
-The public names are re-exported by ``cnnviz``; implementations live in the submodules.
-"""
-
-from cnnviz.models.inference import predict, preprocess
-from cnnviz.models.registry import (
-    DEFAULT_MODEL,
-    LESSON_MODEL,
-    MODELS,
-    BundledWeights,
-    ModelError,
-    ModelSpec,
-    TorchvisionWeights,
-    architecture,
-    get_spec,
-    load_model,
-)
-
-__all__ = [
-    "DEFAULT_MODEL",
-    "LESSON_MODEL",
-    "MODELS",
-    "BundledWeights",
-    "ModelError",
-    "ModelSpec",
-    "TorchvisionWeights",
-    "architecture",
-    "get_spec",
-    "load_model",
-    "predict",
-    "preprocess",
-]
+"""Trained models: the registry (``registry``), the architectures (``architectures``), turning
+a picture into a model's input (``preprocessing``), prediction (``inference``) and training
+the bundled models (``training``). The public names are re-exported by ``cnnviz``."""

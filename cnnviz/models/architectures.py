@@ -11,6 +11,14 @@ from collections import OrderedDict
 
 from torch import nn
 
+__all__ = [
+    "digits_cnn",
+    "lenet5",
+    "receptive_field_lesson",
+    "shapes_cnn",
+    "torchvision_classic",
+]
+
 
 def digits_cnn() -> nn.Sequential:
     """The bundled digits CNN: two conv blocks and a two-layer classifier.

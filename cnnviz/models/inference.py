@@ -6,7 +6,13 @@ import numpy as np
 import torch
 
 from cnnviz.models.preprocessing import PREPROCESSORS
-from cnnviz.models.registry import get_spec, load_model
+from cnnviz.models.registry import ModelSpec, get_spec, load_model
+
+__all__ = [
+    "predict",
+    "preprocess",
+    "preprocess_for",
+]
 
 
 def preprocess(name: str, image: np.ndarray) -> torch.Tensor:
@@ -17,7 +23,12 @@ def preprocess(name: str, image: np.ndarray) -> torch.Tensor:
     Returns float32 (1, C, H, W) with (C, H, W) = MODELS[name].input_size, standardised as in
     training. For the digit models this is MNIST-style: see ``preprocessing.mnist_digit``.
     """
-    spec = get_spec(name)
+    return preprocess_for(get_spec(name), image)
+
+
+def preprocess_for(spec: ModelSpec, image: np.ndarray) -> torch.Tensor:
+    """``preprocess`` for a model that need not be in the registry (the receptive-field
+    lesson network's ``LESSON_MODEL``): its recipe at its input size."""
     return PREPROCESSORS[spec.preprocessing](image, spec.input_size)
 
 

@@ -30,6 +30,32 @@ import cv2
 import numpy as np
 import torch
 
+from cnnviz.images import ensure_rgb, to_gray
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MNIST_MEAN",
+    "MNIST_SIZE",
+    "MNIST_STD",
+    "PREPROCESSORS",
+    "RECIPE_SUMMARIES",
+    "SHAPES_MEAN",
+    "SHAPES_SIZE",
+    "SHAPES_STD",
+    "STANDARDISATION",
+    "digit_inputs",
+    "mnist_digit",
+    "normalize_mnist",
+    "normalize_shapes",
+    "preprocess_digits",
+    "preprocess_gray",
+    "preprocess_imagenet",
+    "preprocess_mnist",
+    "preprocess_shapes",
+    "to_picture",
+]
+
 # Standardisation of the 0..1 MNIST pixels (the usual full-MNIST statistics).
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -52,22 +78,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def to_grey(image: np.ndarray) -> np.ndarray:
-    """Grey levels of a uint8 image (H, W), (H, W, 3) or (H, W, 4) as float32 (H, W), 0..255.
-
-    An alpha channel is dropped.
-    """
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        image = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8),
-                             cv2.COLOR_RGB2GRAY)
-    elif image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim != 2:
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {image.shape}")
-    return image.astype(np.float32)
-
-
 def _border(grey: np.ndarray) -> np.ndarray:
     """Pixels of a frame about 5% of the image wide (at least one pixel)."""
     h, w = grey.shape
@@ -85,7 +95,7 @@ def mnist_digit(image: np.ndarray) -> np.ndarray:
     and its centre of mass at pixel (14, 14). A blank image (ink contrast below
     ``BLANK_CONTRAST`` grey levels) gives all zeros.
     """
-    grey = to_grey(image)
+    grey = to_gray(image).astype(np.float32)  # (H, W), 0..255
     if np.median(_border(grey)) > 127:  # light paper, dark ink: make ink bright
         grey = 255.0 - grey
     border = _border(grey)
@@ -127,6 +137,18 @@ def normalize_mnist(x: torch.Tensor) -> torch.Tensor:
     return (x - MNIST_MEAN) / MNIST_STD
 
 
+def preprocess_digits(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) digits -> float32 (N, 1, 28, 28) in 0..1, through ``mnist_digit``
+    (not standardised: training keeps its images in this form)."""
+    return torch.from_numpy(np.stack([mnist_digit(im) for im in images]))[:, None]
+
+
+def digit_inputs(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) digits -> the digit models' input float32 (N, 1, 28, 28):
+    ``mnist_digit`` and the MNIST standardisation, exactly as in training and ``preprocess``."""
+    return normalize_mnist(preprocess_digits(images))
+
+
 def preprocess_mnist(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
     """The "mnist" recipe: ``mnist_digit`` then standardisation. Returns (1, 1, 28, 28)."""
     if input_size != (1, MNIST_SIZE, MNIST_SIZE):
@@ -140,21 +162,6 @@ def normalize_shapes(x: torch.Tensor) -> torch.Tensor:
     return (x.float() / 255.0 - SHAPES_MEAN) / SHAPES_STD
 
 
-def rgb_uint8(image: np.ndarray) -> np.ndarray:
-    """A uint8 (H, W, 3) RGB view of a uint8 image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).
-
-    Grey is repeated over three channels; an alpha channel is dropped.
-    """
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, 3), got {image.shape}")
-    return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
-
-
 def preprocess_shapes(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
     """The "shapes_rgb" recipe: stretch to 64x64 RGB, then ``normalize_shapes``.
 
@@ -164,7 +171,7 @@ def preprocess_shapes(image: np.ndarray, input_size: tuple[int, int, int]) -> to
     """
     if input_size != (3, SHAPES_SIZE, SHAPES_SIZE):
         raise ValueError(f"the shapes_rgb recipe makes (3, 64, 64) inputs, not {input_size}")
-    image = rgb_uint8(image)
+    image = ensure_rgb(image)
     h, w = image.shape[:2]
     if (h, w) != (SHAPES_SIZE, SHAPES_SIZE):
         shrink = h * w > SHAPES_SIZE * SHAPES_SIZE
@@ -209,7 +216,7 @@ def preprocess_gray(image: np.ndarray, input_size: tuple[int, int, int]) -> torc
     """
     if input_size[0] != 1:
         raise ValueError(f"the gray recipe makes one-channel inputs, not {input_size}")
-    grey = to_grey(image)  # float32 (H, W), 0..255
+    grey = to_gray(image).astype(np.float32)  # (H, W), 0..255
     _, h, w = input_size
     if grey.shape != (h, w):
         shrink = grey.shape[0] * grey.shape[1] > h * w
@@ -264,4 +271,4 @@ def to_picture(x: torch.Tensor | np.ndarray, recipe: str) -> np.ndarray:
     mean, std = (np.asarray(v, np.float32)[:, None, None] for v in STANDARDISATION[recipe])
     unit = np.clip(arr * std + mean, 0.0, 1.0)  # (C, H, W)
     rgb = np.round(unit * 255.0).astype(np.uint8).transpose(1, 2, 0)  # (H, W, C)
-    return rgb_uint8(rgb)
+    return ensure_rgb(rgb)

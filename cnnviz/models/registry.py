@@ -5,7 +5,7 @@ a preprocessing recipe name (see ``preprocessing.PREPROCESSORS``) and a weights 
 
 Weights sources:
 
-- ``BundledWeights("x.pt")``: a state dict in ``assets/``, written by ``python -m cnnviz.train``.
+- ``BundledWeights("x.pt")``: a state dict in ``assets/``, written by ``python -m cnnviz train``.
   ``required=True`` makes a missing file an error; otherwise the model runs with random weights.
 - ``TorchvisionWeights("ResNet18_Weights.IMAGENET1K_V1")``: torchvision's pretrained weights,
   read from the torch hub cache (``$TORCH_HOME/hub/checkpoints``) or downloaded there. Offline
@@ -28,10 +28,30 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnviz import shapes
+from cnnviz.data import shapes
 from cnnviz.models import architectures
 
+__all__ = [
+    "ASSETS_DIR",
+    "DEFAULT_MODEL",
+    "LESSON_MODEL",
+    "MODELS",
+    "BundledWeights",
+    "ModelError",
+    "ModelSpec",
+    "TorchvisionWeights",
+    "architecture",
+    "get_spec",
+    "load_model",
+    "training_command",
+]
+
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+
+
+def training_command(name: str) -> str:
+    """The command line that trains the bundled model ``name`` and writes its weights."""
+    return f"python -m cnnviz train {name}"
 
 
 class ModelError(RuntimeError):
@@ -40,7 +60,7 @@ class ModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class BundledWeights:
-    """A state dict shipped in ``assets/`` (trained by ``python -m cnnviz.train NAME``)."""
+    """A state dict shipped in ``assets/`` (trained by ``training_command(NAME)``)."""
 
     filename: str
     required: bool = True  # a missing file is an error rather than random weights
@@ -58,7 +78,7 @@ class BundledWeights:
             if self.required:
                 raise ModelError(
                     f"The weights of '{name}' are missing ({self.path}). "
-                    f"Run `python -m cnnviz.train {name}` to make them."
+                    f"Run `{training_command(name)}` to make them."
                 )
             return False
         state = torch.load(self.path, map_location="cpu", weights_only=True)

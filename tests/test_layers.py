@@ -1,9 +1,11 @@
-"""cnnviz.activations: the layers an overview shows, their outputs, colour limits, rankings and
-the activation that belongs to a convolution. Expected values are worked out by hand on tiny
-models whose weights can be read."""
+"""cnnviz.network.layers: feature maps, the layers an overview shows, their outputs, colour
+limits, rankings, the activation that belongs to a convolution, and the convolution a layer's
+channels come from. Expected values are worked out by hand on tiny models whose weights can be
+read, or against torch itself (slicing a Sequential)."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -12,20 +14,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.activations import (
+import cnnviz
+from cnnviz import (
+    MODELS,
     ActivationPair,
+    LayerError,
     LayerOutput,
     activation_pair,
+    channel_source,
     color_limits,
+    feature_maps,
     layer_steps,
+    layer_table,
+    load_model,
     map_limits,
     network_outputs,
     overview_layers,
     rank_channels,
     softmax,
 )
-from cnnviz.inspect import layer_table
-from cnnviz.models import MODELS, load_model
+from cnnviz.network import hooks
+from cnnviz.network.hooks import hook_count
+from tests.toy_models import Boom, Unused, seq
 
 
 def _tiny() -> nn.Sequential:
@@ -139,3 +149,96 @@ def test_activation_pairs():
     # conv2's ReLU runs after the residual addition, as the block's ReLU's second call:
     # feature_maps records the first call, so there is no honest "after" to show.
     assert activation_pair(resnet, steps, "layer1.0.conv2") is None
+
+
+# --- feature maps -------------------------------------------------------------------------
+
+
+def test_feature_maps_equal_slicing_the_sequential():
+    model = load_model("digits")
+    x = torch.randn(1, 1, 28, 28)
+    names = ["conv1", "relu1", "pool2", "fc1", "fc2"]
+    maps = feature_maps(model, x, names)
+    assert list(maps) == names
+    children = list(model.named_children())
+    with torch.no_grad():
+        for name in names:
+            end = [n for n, _ in children].index(name) + 1
+            expected = model[:end](x)[0].numpy()
+            assert maps[name].dtype == np.float32
+            np.testing.assert_allclose(maps[name], expected, rtol=1e-5, atol=1e-6)
+    assert maps["conv1"].shape == (16, 28, 28) and maps["pool2"].shape == (32, 7, 7)
+    assert maps["fc1"].shape == (128,)
+    assert hook_count(model) == 0
+
+
+def test_feature_maps_on_resnet18_and_numpy_input():
+    model = load_model("resnet18")
+    maps = feature_maps(model, np.zeros((3, 64, 64), np.float32), ["conv1", "layer4"])
+    assert maps["conv1"].shape == (64, 32, 32) and maps["layer4"].shape == (512, 2, 2)
+
+
+def test_a_later_in_place_relu_does_not_change_a_captured_map():
+    model = seq(("conv", nn.Conv2d(1, 4, 3, padding=1)), ("relu", nn.ReLU(inplace=True)))
+    x = torch.randn(1, 1, 9, 9)
+    maps = feature_maps(model, x, ["conv", "relu"])
+    with torch.no_grad():
+        expected = model.conv(x)[0].numpy()
+    assert (maps["conv"] < 0).any()
+    np.testing.assert_allclose(maps["conv"], expected, rtol=1e-6)
+    np.testing.assert_allclose(maps["relu"], np.maximum(expected, 0), rtol=1e-6)
+
+
+def test_feature_maps_errors_leave_no_hooks():
+    model = load_model("digits")
+    with pytest.raises(LayerError) as info:
+        feature_maps(model, torch.zeros(1, 1, 28, 28), ["conv1", "conv9"])
+    assert isinstance(info.value, ValueError)
+    assert "'conv9'" in str(info.value) and "conv1, relu1, pool1" in str(info.value)
+    assert hook_count(model) == 0
+    with pytest.raises(LayerError, match="shape"):
+        feature_maps(model, torch.zeros(2, 1, 28, 28), ["conv1"])
+    with pytest.raises(LayerError, match="list of names"):
+        feature_maps(model, torch.zeros(1, 1, 28, 28), "conv1")
+    broken = seq(("conv", nn.Conv2d(1, 2, 3)), ("boom", Boom()), ("after", nn.ReLU()))
+    with pytest.raises(ValueError, match="boom inside forward"):
+        feature_maps(broken, torch.zeros(1, 1, 8, 8), ["after"])
+    assert hook_count(broken) == 0
+    unused = Unused()
+    with pytest.raises(LayerError, match="never ran 'spare'"):
+        feature_maps(unused, torch.zeros(1, 1, 8, 8), ["spare"])
+    assert hook_count(unused) == 0
+
+
+def test_hooks_ignore_forward_passes_of_other_threads():
+    model = seq(("conv", nn.Conv2d(1, 1, 3)))
+    seen = []
+    with hooks.forward_hooks([(model.conv, lambda m, a, o: seen.append("hit"), False)]):
+        other = threading.Thread(target=lambda: model(torch.zeros(1, 1, 5, 5)))
+        other.start()
+        other.join()
+        assert seen == []
+        model(torch.zeros(1, 1, 5, 5))
+        assert seen == ["hit"]
+    assert hook_count(model) == 0
+
+
+def test_layer_name_helpers():
+    model = load_model("resnet18")
+    assert cnnviz.conv_layers(load_model("digits")) == ["conv1", "conv2"]
+    convs = cnnviz.conv_layers(model)
+    assert len(convs) == 20 and convs[0] == "conv1" and "layer2.0.downsample.0" in convs
+    assert cnnviz.layer_names(model)[:3] == ["conv1", "bn1", "relu"]
+
+
+def test_the_convolution_a_layers_channels_come_from():
+    steps = layer_steps(load_model("digits"), (1, 28, 28))
+    assert channel_source(steps, "conv2") == "conv2"
+    assert channel_source(steps, "relu2") == "conv2"  # channel-wise layers pass channels on
+    assert channel_source(steps, "pool1") == "conv1"
+    assert channel_source(steps, "fc1") is None  # a dense layer mixes them
+    assert channel_source(steps, "relu3") is None  # a flatten lies between it and conv2
+    resnet = layer_steps(load_model("resnet18"), (3, 224, 224))
+    assert channel_source(resnet, "bn1") == "conv1"
+    with pytest.raises(LayerError):
+        channel_source(steps, "nope")

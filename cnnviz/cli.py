@@ -1,8 +1,8 @@
-"""Train a bundled model: ``python -m cnnviz.train digits`` or ``python -m cnnviz.train shapes``.
+"""The command line: ``python -m cnnviz train digits`` or ``python -m cnnviz train shapes``.
 
-Writes ``assets/<name>.pt`` (state dict) and ``assets/<name>.json`` (model card). The defaults
-reproduce the shipped weights; see ``cnnviz.training.TrainConfig`` (digits) and
-``cnnviz.training.ShapesConfig`` (shapes) for what each option means.
+``train`` writes ``assets/<name>.pt`` (state dict) and ``assets/<name>.json`` (model card). The
+defaults reproduce the shipped weights; see ``cnnviz.models.training.TrainConfig`` (digits) and
+``ShapesConfig`` (shapes) for what each option means.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 
 import torch
 
+from cnnviz.data.mnist import DataUnavailable
 from cnnviz.models.registry import MODELS
-from cnnviz.training import (
-    DataUnavailable,
+from cnnviz.models.training import (
     EpochReport,
     ShapesConfig,
     TrainConfig,
@@ -23,18 +23,25 @@ from cnnviz.training import (
     train_shapes,
 )
 
+__all__ = ["main", "make_config", "parse_args"]
+
 DIGIT_MODELS = [name for name, spec in MODELS.items() if spec.preprocessing == "mnist"]
 SHAPE_MODELS = [name for name, spec in MODELS.items() if spec.preprocessing == "shapes_rgb"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``python -m cnnviz ARGV``: the command (``train``) and its options."""
     digits, shapes = TrainConfig(), ShapesConfig()
 
     def default(name: str) -> str:
         return f"default: {getattr(digits, name)} for digits, {getattr(shapes, name)} for shapes"
 
-    parser = argparse.ArgumentParser(prog="python -m cnnviz.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(prog="python -m cnnviz", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = commands.add_parser("train", help="train a bundled model and save its weights",
+                                 description="Train a bundled model; the defaults reproduce "
+                                 "the shipped weights.")
     parser.add_argument("model", nargs="?", default="digits", choices=DIGIT_MODELS + SHAPE_MODELS)
     # None means "the model's own default" (TrainConfig or ShapesConfig).
     parser.add_argument("--epochs", type=int, default=None, help=default("epochs"))
@@ -59,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"default {shapes.train_images})")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (results are reproducible for a fixed count)")
-    args = parser.parse_args(argv)
+    args = top.parse_args(argv)
     if args.model in SHAPE_MODELS and args.full_mnist:
         parser.error("--full-mnist is for the digit models; the shapes are generated")
     return args
@@ -80,6 +87,8 @@ def make_config(args: argparse.Namespace) -> TrainConfig | ShapesConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m cnnviz`` with ``argv`` (default: the process's arguments); the exit
+    code."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     config = make_config(args)
@@ -103,7 +112,3 @@ def main(argv: list[str] | None = None) -> int:
     weights_path, card_path = save_model(result, args.out)
     print(f"wrote {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB) and {card_path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torchvision.datasets
 
-from cnnviz import datasets, train
+from cnnviz import TrainConfig, cli, load_digit_data, train_digits
+from cnnviz.data import mnist
 from cnnviz.models.preprocessing import mnist_digit
-from cnnviz.training import TrainConfig, load_digit_data, random_affine, train_digits
-
+from cnnviz.models.training import random_affine
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,26 +30,26 @@ def quick_data():
 
 
 def test_no_training_index_is_held_out():
-    train_idx, heldout_idx = datasets.split_indices(5000)
+    train_idx, heldout_idx = mnist.split_indices(5000)
     assert not np.any(train_idx % 5 == 4)
     assert np.all(heldout_idx % 5 == 4)
     assert len(train_idx) == 4000 and len(heldout_idx) == 1000
     assert set(train_idx).isdisjoint(heldout_idx)
-    _, labels = datasets.mnist_sample()
+    _, labels = mnist.mnist_sample()
     assert np.all(np.bincount(labels[heldout_idx]) == 100)
 
 
 def test_validation_split_stays_inside_the_training_images():
-    train_idx, heldout_idx = datasets.split_indices(5000)
-    fit, validation = datasets.validation_split(train_idx)
+    train_idx, heldout_idx = mnist.split_indices(5000)
+    fit, validation = mnist.validation_split(train_idx)
     assert np.all(validation % 5 == 3) and np.all(fit % 5 <= 2)
     assert set(fit) | set(validation) == set(train_idx)
 
 
 def test_training_data_is_the_preprocessed_training_split():
     data = load_digit_data(TrainConfig())
-    images, labels = datasets.mnist_sample()
-    train_idx, heldout_idx = datasets.split_indices(len(images))
+    images, labels = mnist.mnist_sample()
+    train_idx, heldout_idx = mnist.split_indices(len(images))
     assert data.train_x.shape == (4000, 1, 28, 28) and data.test_x.shape == (1000, 1, 28, 28)
     assert torch.equal(data.train_y, torch.as_tensor(labels[train_idx]))
     assert torch.equal(data.test_y, torch.as_tensor(labels[heldout_idx]))
@@ -107,7 +107,7 @@ def test_training_is_reproducible_for_a_seed_and_leaves_the_global_rng_alone(qui
 
 
 def test_cli_writes_weights_and_a_model_card(tmp_path, capsys):
-    code = train.main(["digits", "--epochs", "1", "--max-train-images", "128", "--seed", "3",
+    code = cli.main(["train", "digits", "--epochs", "1", "--max-train-images", "128", "--seed", "3",
                        "--no-augment", "--out", str(tmp_path)])
     assert code == 0
     card = json.loads((tmp_path / "digits.json").read_text())
@@ -120,7 +120,7 @@ def test_cli_writes_weights_and_a_model_card(tmp_path, capsys):
 
 
 def test_cli_validation_run_saves_nothing(tmp_path, capsys):
-    code = train.main(["digits", "--epochs", "1", "--max-train-images", "64", "--validation",
+    code = cli.main(["train", "digits", "--epochs", "1", "--max-train-images", "64", "--validation",
                        "--out", str(tmp_path)])
     assert code == 0 and not list(tmp_path.iterdir())
     assert "validation accuracy" in capsys.readouterr().out
@@ -135,7 +135,7 @@ def test_full_mnist_offline_says_so_without_a_traceback(monkeypatch, tmp_path, c
         raise error
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
-    code = train.main(["digits", "--full-mnist", "--data-dir", str(tmp_path / "data"),
+    code = cli.main(["train", "digits", "--full-mnist", "--data-dir", str(tmp_path / "data"),
                        "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code != 0
@@ -144,7 +144,7 @@ def test_full_mnist_offline_says_so_without_a_traceback(monkeypatch, tmp_path, c
 
 
 def test_full_mnist_online_trains_on_mnist_train_and_tests_on_mnist_test(monkeypatch, tmp_path):
-    images, labels = datasets.mnist_sample()
+    images, labels = mnist.mnist_sample()
 
     class FakeMNIST:  # stands in for the download: 100 "train" and 50 "test" digits
         def __init__(self, root, train=True, download=False):
@@ -154,7 +154,7 @@ def test_full_mnist_online_trains_on_mnist_train_and_tests_on_mnist_test(monkeyp
             self.targets = torch.from_numpy(labels[picked].copy())
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
-    code = train.main(["digits", "--full-mnist", "--epochs", "1", "--out", str(tmp_path)])
+    code = cli.main(["train", "digits", "--full-mnist", "--epochs", "1", "--out", str(tmp_path)])
     assert code == 0
     card = json.loads((tmp_path / "digits.json").read_text())
     assert card["train_images"] == 100 and card["heldout_images"] == 50
@@ -162,9 +162,25 @@ def test_full_mnist_online_trains_on_mnist_train_and_tests_on_mnist_test(monkeyp
 
 
 def test_a_quick_run_on_few_images_keeps_every_digit():
-    from cnnviz.training import TrainConfig, load_digit_data
+    from cnnviz import TrainConfig, load_digit_data
 
     data = load_digit_data(TrainConfig(max_train_images=100))
     counts = np.bincount(data.train_y.numpy(), minlength=10)
     assert counts.sum() == 100 and counts.min() >= 9  # not the first 100 (all zeros)
     assert "evenly spaced" in data.split
+
+
+def test_one_loader_and_one_hold_out_rule_for_the_digits():
+    """The digit samples of the sidebar are held-out images of the one MNIST loader."""
+    from cnnviz import SAMPLES, load_sample
+
+    images, labels = mnist.mnist_sample()
+    assert images.shape == (5000, 28, 28) and not images.flags.writeable
+    assert mnist.HOLDOUT_RULE == "i % 5 == 4" and mnist.VALIDATION_RULE == "i % 5 == 3"
+    _, heldout = mnist.split_indices(len(images))
+    assert mnist.is_heldout(heldout).all() and len(heldout) == 1000
+    for d in range(10):
+        sample = load_sample(f"digit_{d}")[:, :, 0]
+        index = next(i for i in heldout if labels[i] == d)  # the first held-out d
+        assert SAMPLES[f"digit_{d}"].group == "MNIST digit"
+        np.testing.assert_array_equal(sample, images[index])

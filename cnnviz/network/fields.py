@@ -1,9 +1,4 @@
-"""Look inside a network: the layer table, feature maps and receptive fields.
-
-Everything here reads a model and never changes it: ``load_model`` hands out one shared model,
-so hooks are registered in a context manager that removes them even when the forward pass
-fails, they only record what the *calling* thread runs (another session's forward pass on the
-same shared model is ignored), and receptive fields are measured on a private stand-in.
+"""Receptive fields: which input pixels one unit of a layer sees, measured on the network.
 
 Receptive fields are measured, not derived. The receptive field of a unit is, by definition,
 the set of input pixels its value depends on: the support of its input gradient. Measured on
@@ -16,12 +11,15 @@ left out. All weights are then positive, so the gradient of a unit is positive e
 theoretical receptive field. Because autograd follows the model's own ``forward``, branches
 and residual additions need no special case: the field of ``a + b`` is the union of the
 fields of ``a`` and ``b``. ``receptive_field_table`` shows the classic recurrence
-``r_out = r_in + (k−1)·d·j_in`` (``rf_step``, the one home of that formula) next to every
-measured value, with ``r_in`` measured on the layer's actual input, so it holds for every row
-of a ResNet too.
+``r_out = r_in + (k−1)·d·j_in`` (``arithmetic.rf_step``, the one home of that formula) next to
+every measured value, with ``r_in`` measured on the layer's actual input, so it holds for every
+row of a ResNet too. ``effective_receptive_field`` is the other view: the input gradient of one
+unit on the real network, weights, ReLUs and all.
 
-Coordinates are input pixel indices (row, col); boxes are half-open
-``(row0, row1, col0, col1)``, like ``cnnviz.ops.Region``.
+The model is never changed: the probe is a private copy (``hooks.private_copy``) and every hook
+goes through ``hooks.forward_hooks``, which removes it even when the pass fails. Coordinates
+are input pixel indices (row, col); boxes are half-open ``(row0, row1, col0, col1)``, like
+``cnnviz.ops.Region``.
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ from __future__ import annotations
 import copy
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,30 +35,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.arithmetic import (
-    as_pair,
-    conv_macs,
-    conv_macs_text,
-    conv_params_text,
-    dense_params_text,
-    resolve_padding,
-    rf_step,
-    rf_step_text,
+from cnnviz.arithmetic import as_pair, centre_unit, resolve_padding, rf_step_text
+from cnnviz.network.hooks import (
+    LayerError,
+    StopForward,
+    as_batch,
+    check_input_shape,
+    first_tensor,
+    forward_hooks,
+    get_layer,
+    get_layers,
+    private_copy,
+    run_model,
+    run_until,
 )
 
 __all__ = [
-    "LayerError",
+    "MAX_PROBE_SIDE",
     "ReceptiveField",
-    "conv_layers",
     "effective_receptive_field",
-    "feature_maps",
-    "layer_names",
-    "layer_table",
-    "model_totals",
     "receptive_field",
     "receptive_field_table",
-    "rf_step",
-    "rf_step_text",
     "unit_receptive_box",
 ]
 
@@ -77,312 +71,7 @@ MAX_PROBE_SIDE = 4096
 _PROBE_DTYPE = torch.float32
 
 
-class LayerError(ValueError):
-    """A layer name, unit or input shape that does not fit the model; the message says why."""
-
-
-# ---------------------------------------------------------------------------
-# Hooks
-
-
-class _Reached(Exception):
-    """Raised by a hook to stop a forward pass once everything needed has been seen."""
-
-
-@contextmanager
-def _hooks(
-    registrations: Iterable[tuple[nn.Module, Callable, bool]],
-) -> Iterator[None]:
-    """Register ``(module, hook, pre)`` forward (pre-)hooks for the duration of a block.
-
-    The hooks are removed on exit, also when the block raises. They only fire for forward
-    passes run by the thread that registered them, so a shared model can be inspected while
-    another thread uses it (the other thread's activations are not recorded).
-    """
-    owner = threading.get_ident()
-    handles = []
-
-    def this_thread_only(fn: Callable) -> Callable:
-        def hook(*args):
-            if threading.get_ident() == owner:
-                return fn(*args)
-            return None
-
-        return hook
-
-    try:
-        for module, fn, pre in registrations:
-            register = module.register_forward_pre_hook if pre else module.register_forward_hook
-            handles.append(register(this_thread_only(fn)))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-def _first_tensor(value: object) -> torch.Tensor | None:
-    """The tensor a module returned, or the first tensor of a tuple/list it returned."""
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            if isinstance(item, torch.Tensor):
-                return item
-    return None
-
-
-# ---------------------------------------------------------------------------
-# Names and shapes
-
-
-def layer_names(model: nn.Module) -> list[str]:
-    """Every submodule name of ``model`` as ``named_modules()`` gives it (the root excluded)."""
-    return [name for name, _ in model.named_modules() if name]
-
-
-def conv_layers(model: nn.Module) -> list[str]:
-    """Names of the ``nn.Conv2d`` layers, in the order they were defined (no forward pass).
-
-    For the models in the registry this is also the order in which they run.
-    """
-    return [name for name, m in model.named_modules() if name and isinstance(m, nn.Conv2d)]
-
-
-def _modules(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
-    """name -> module for each requested name; LayerError listing the valid names otherwise."""
-    if isinstance(names, str):
-        raise LayerError("Give the layers as a list of names, e.g. ['conv1'].")
-    available = {name: m for name, m in model.named_modules() if name}
-    unknown = [name for name in names if name not in available]
-    if unknown:
-        valid = ", ".join(available)
-        raise LayerError(
-            f"This model has no layer called {', '.join(map(repr, unknown))}. "
-            f"Valid names: {valid}."
-        )
-    return {name: available[name] for name in names}
-
-
-def _check_input_shape(input_shape: Sequence[int]) -> InputShape:
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in shape):
-        raise LayerError(
-            f"The input shape must be (channels, height, width) with whole numbers >= 1, "
-            f"not {input_shape!r}."
-        )
-    return tuple(int(v) for v in shape)  # type: ignore[return-value]
-
-
-def _like_model(model: nn.Module) -> tuple[torch.dtype, torch.device]:
-    """dtype and device of the model's first parameter (float32 on the CPU for none)."""
-    for p in model.parameters():
-        return p.dtype, p.device
-    return torch.float32, torch.device("cpu")
-
-
-def _run(model: nn.Module, x: torch.Tensor, what: str) -> None:
-    """``model(x)``, stopping quietly at _Reached and explaining a shape mismatch."""
-    try:
-        model(x)
-    except _Reached:
-        pass
-    except RuntimeError as err:
-        shape = tuple(x.shape[1:])
-        raise LayerError(
-            f"The model cannot {what} on an input of shape (C, H, W) = {shape}: {err}"
-        ) from err
-
-
-# ---------------------------------------------------------------------------
-# Layer table
-
-
-def _row(name: str, module: nn.Module, output_shape: tuple[int, ...] | None, calls: int) -> dict:
-    """One row of the layer table (see layer_table)."""
-    own = sum(p.numel() for p in module.parameters(recurse=False))
-    row = {
-        "name": name,
-        "type": type(module).__name__,
-        "output_shape": output_shape,
-        "params": own,
-        "params_total": sum(p.numel() for p in module.parameters()),
-        "macs": 0,
-        "formula": "",
-        "macs_formula": "",
-        "is_leaf": next(module.children(), None) is None,
-        "depth": name.count(".") + 1,  # 1 for a direct child of the model
-        "calls": calls,  # a module may run more than once (ResNet blocks reuse one ReLU)
-    }
-    if isinstance(module, nn.Conv2d) and output_shape is not None and len(output_shape) == 3:
-        args = (module.in_channels, module.out_channels, module.kernel_size)
-        row["formula"] = conv_params_text(*args, module.bias is not None, module.groups)
-        row["macs"] = conv_macs(output_shape[1:], *args, module.groups)
-        row["macs_formula"] = conv_macs_text(output_shape[1:], *args, module.groups)
-    elif isinstance(module, nn.Linear) and output_shape is not None:
-        n_in, n_out = module.in_features, module.out_features
-        row["formula"] = dense_params_text(n_in, n_out, module.bias is not None)
-        positions = int(np.prod(output_shape[:-1], dtype=np.int64))  # 1 for a (B, n) input
-        row["macs"] = positions * n_in * n_out  # one multiply-add per weight and position
-        lead = f"{positions:,} × " if positions != 1 else ""
-        row["macs_formula"] = f"{lead}{n_in:,} × {n_out:,} = {row['macs']:,}"
-    return row
-
-
-def _trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[dict], tuple | None]:
-    """Layer-table rows and the model's output shape (batch dimension dropped)."""
-    c, h, w = _check_input_shape(input_shape)
-    named = [(name, m) for name, m in model.named_modules() if name]
-    order: list[str] = []
-    calls: dict[str, int] = {}
-    shapes: dict[str, tuple | None] = {}
-    result: dict[str, tuple | None] = {}
-
-    def before(name: str) -> Callable:
-        def hook(module, args):
-            if name not in calls:
-                order.append(name)  # call order: a container starts before its children
-                calls[name] = 0
-            calls[name] += 1
-
-        return hook
-
-    def after(name: str) -> Callable:
-        def hook(module, args, output):
-            if name not in shapes:  # the first call's output
-                t = _first_tensor(output)
-                shapes[name] = tuple(t.shape[1:]) if t is not None else None
-
-        return hook
-
-    def model_output(module, args, output):
-        t = _first_tensor(output)
-        result["shape"] = tuple(t.shape[1:]) if t is not None else None
-
-    registrations = [(m, before(name), True) for name, m in named]
-    registrations += [(m, after(name), False) for name, m in named]
-    registrations.append((model, model_output, False))
-    dtype, device = _like_model(model)
-    with torch.inference_mode(), _hooks(registrations):
-        _run(model, torch.zeros(1, c, h, w, dtype=dtype, device=device), "run")
-    modules = dict(named)
-    rows = [_row(name, modules[name], shapes.get(name), calls[name]) for name in order]
-    return rows, result.get("shape")
-
-
-def layer_table(model: nn.Module, input_shape: Sequence[int]) -> list[dict]:
-    """One row per submodule that runs, in the order the forward pass calls them.
-
-    One forward pass on zeros of shape ``(1, *input_shape)`` with ``input_shape = (C, H, W)``.
-    The order is that of the forward *calls*, so a container (``layer1``) comes before its
-    children (``layer1.0.conv1``); modules that never run are left out, and so is the model
-    itself. Keys of each row:
-
-    - ``name``: as in ``named_modules()``; ``type``: the class name;
-    - ``output_shape``: the output of the module's first call without the batch dimension,
-      e.g. ``(64, 112, 112)``; ``None`` if it returned no tensor;
-    - ``params``: the module's own parameters (``recurse=False``), so summing ``params`` over
-      all rows (or over the leaves, for models whose containers own none) gives the model's
-      total; ``params_total``: with its children's;
-    - ``macs``: multiply-accumulates of one image. Only convolutions
-      (``H_out·W_out·C_out·(C_in/groups)·kh·kw``, ``arithmetic.conv_macs``) and dense layers
-      (``n_in·n_out`` per position) count; batch norm folds into the preceding convolution at
-      inference, and pooling and activations multiply by no weights, so they count 0, as in
-      torchvision's published GFLOPS;
-    - ``formula``: the parameter count written out for conv and dense layers, e.g.
-      ``"64 × (3·3·3 + 1) = 1,792"``, else ``""``; ``macs_formula`` likewise for ``macs``;
-    - ``is_leaf`` (no children), ``depth`` (1 for a direct child), ``calls`` (times it ran).
-    """
-    rows, _ = _trace(model, input_shape)
-    return rows
-
-
-def model_totals(model: nn.Module, input_shape: Sequence[int]) -> dict:
-    """Size and cost of a model on one image of shape ``(C, H, W)``.
-
-    Returns ``params`` (all parameters), ``macs`` (sum of the layer table's MACs),
-    ``layers`` (conv + dense layers, a ResNet's 1×1 shortcut convolutions included),
-    ``conv_layers``, ``dense_layers`` and ``output_shape`` (without the batch dimension).
-    """
-    rows, output = _trace(model, input_shape)
-    modules = dict(model.named_modules())
-    n_conv = sum(isinstance(modules[r["name"]], nn.Conv2d) for r in rows)
-    n_dense = sum(isinstance(modules[r["name"]], nn.Linear) for r in rows)
-    return {
-        "params": sum(p.numel() for p in model.parameters()),
-        "macs": sum(r["macs"] for r in rows),
-        "layers": n_conv + n_dense,
-        "conv_layers": n_conv,
-        "dense_layers": n_dense,
-        "output_shape": output,
-    }
-
-
-# ---------------------------------------------------------------------------
-# Feature maps
-
-
-def _as_batch(image: torch.Tensor | np.ndarray, model: nn.Module) -> torch.Tensor:
-    """A (1, C, H, W) tensor with the model's dtype and device; (C, H, W) gets a batch axis."""
-    x = torch.as_tensor(image)
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise LayerError(
-            f"Expected one preprocessed image of shape (1, C, H, W), not {tuple(x.shape)}."
-        )
-    dtype, device = _like_model(model)
-    return x.to(dtype=dtype, device=device)
-
-
-def feature_maps(
-    model: nn.Module, image_tensor: torch.Tensor, layers: Sequence[str]
-) -> dict[str, np.ndarray]:
-    """The output of each named layer for one image.
-
-    ``image_tensor`` is a preprocessed ``(1, C, H, W)`` tensor; ``layers`` are names from
-    ``named_modules()``. Returns name -> float32 array of that layer's output without the batch
-    dimension, ``(C, h, w)`` for a conv-like layer, in the order asked. A module that runs
-    twice (a ResNet block's shared ReLU) gives its first call's output. Values are copied as
-    the layer returns them, so a later in-place ReLU cannot change them. The forward pass
-    stops once every layer has been seen. Raises LayerError (a ValueError) for an unknown
-    name, listing the valid ones, or for a layer that the forward pass never reached.
-    """
-    if isinstance(layers, str):
-        raise LayerError(f"Give the layers as a list of names, e.g. [{layers!r}].")
-    wanted = list(dict.fromkeys(layers))
-    modules = _modules(model, wanted)
-    x = _as_batch(image_tensor, model)
-    maps: dict[str, np.ndarray] = {}
-
-    def capture(name: str) -> Callable:
-        def hook(module, args, output):
-            if name in maps:
-                return
-            t = _first_tensor(output)
-            if t is None:
-                raise LayerError(f"Layer {name!r} does not return a tensor.")
-            maps[name] = t.detach()[0].to(device="cpu", dtype=torch.float32, copy=True).numpy()
-            if len(maps) == len(wanted):
-                raise _Reached  # nothing left to see: skip the rest of the network
-
-        return hook
-
-    if not wanted:
-        return {}
-    with torch.inference_mode(), _hooks((m, capture(n), False) for n, m in modules.items()):
-        _run(model, x, "run")
-    missing = [name for name in wanted if name not in maps]
-    if missing:
-        raise LayerError(f"The forward pass never ran {', '.join(map(repr, missing))}.")
-    return {name: maps[name] for name in wanted}
-
-
-# ---------------------------------------------------------------------------
-# Receptive fields: the formula
-
-
-# ---------------------------------------------------------------------------
-# Receptive fields: the probe
+# --- the probe ------------------------------------------------------------------------------
 
 
 class _SumConv(nn.Module):
@@ -460,24 +149,19 @@ def _stand_in(module: nn.Module) -> nn.Module | None:
 
 
 def _build_probe(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every module replaced by its stand-in (weights not copied).
+    """A private copy of ``model`` with every module replaced by its stand-in.
 
-    ``deepcopy`` with the stand-ins in its memo: containers and their ``forward`` code are
-    copied, replaced layers are never copied at all.
+    Containers and their ``forward`` code are copied (``hooks.private_copy``, so no hook of
+    the model comes along); replaced layers are never copied at all. The copy has weights of
+    its own (``share_weights=False``): it is moved to float32 below, which must not touch the
+    model's tensors.
     """
-    memo = {}
+    stand_ins = {}
     for m in model.modules():
         stand_in = _stand_in(m)
         if stand_in is not None:
-            memo[id(m)] = stand_in
-    probe = copy.deepcopy(model, memo)
-    for m in probe.modules():  # hooks copied from the original are not ours to run
-        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                     "_backward_pre_hooks", "_forward_hooks_with_kwargs",
-                     "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called"):
-            hooks = getattr(m, attr, None)
-            if hooks is not None:
-                hooks.clear()
+            stand_ins[id(m)] = stand_in
+    probe = private_copy(model, share_weights=False, replace=stand_ins)
     return probe.to(device="cpu", dtype=_PROBE_DTYPE).eval()
 
 
@@ -524,11 +208,6 @@ def _support(grad: torch.Tensor) -> Region:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def _centre(h: int, w: int) -> Pair:
-    """The unit at the centre of an h×w map (the lower/right one of two middle units)."""
-    return h // 2, w // 2
-
-
 def _neighbour(unit: Pair, h: int, w: int) -> Pair:
     """A unit diagonally next to ``unit``: one further down/right, or up/left at the edge;
     the same row (column) when there is only one."""
@@ -555,7 +234,7 @@ def _probe_extents(
     units in the two images of the batch. Returns ``{(name, "out" or "in"): _Extent}`` and the
     names in the order they were first called. ``units`` overrides the units per name.
     """
-    modules = _modules(probe, names)
+    modules = get_layers(probe, names)
     x = torch.ones(2, channels, *hw, dtype=_PROBE_DTYPE, requires_grad=True)
     captured: dict[tuple[str, str], torch.Tensor] = {}
     order: list[str] = []
@@ -564,12 +243,12 @@ def _probe_extents(
     def keep(key: tuple[str, str], value: object) -> None:
         if key in captured:
             return
-        t = _first_tensor(value)
+        t = first_tensor(value)
         if t is None:
             raise LayerError(f"Layer {key[0]!r} does not pass on a tensor.")
         captured[key] = t
         if len(captured) == needed:
-            raise _Reached
+            raise StopForward
 
     def before(name: str) -> Callable:
         def hook(module, args):
@@ -588,14 +267,15 @@ def _probe_extents(
 
     registrations = [(m, before(n), True) for n, m in modules.items()]
     registrations += [(m, after(n), False) for n, m in modules.items()]
-    with torch.enable_grad(), _hooks(registrations):
-        _run(probe, x, "measure receptive fields")
+    with torch.enable_grad(), forward_hooks(registrations):
+        run_model(probe, x, "measure receptive fields")
     extents: dict[tuple[str, str], _Extent] = {}
     by_tensor: dict[tuple[int, tuple], _Extent] = {}  # a tensor feeding two layers: once
     for key, t in captured.items():
         if t.dim() == 4:
             h, w = t.shape[2:]
-            a, b = (units or {}).get(key[0], (_centre(h, w), _neighbour(_centre(h, w), h, w)))
+            centre = centre_unit(h, w)
+            a, b = (units or {}).get(key[0], (centre, _neighbour(centre, h, w)))
             out_hw = (h, w)
         else:  # no spatial axes (after a dense layer): all of it
             a = b = (0, 0)
@@ -701,8 +381,12 @@ def _probe_for(model: nn.Module) -> _ProbeCache:
         return cache
 
 
-# ---------------------------------------------------------------------------
-# Receptive fields: the public functions
+# --- the public functions -----------------------------------------------------------------
+
+
+def _field_start(origin: Pair, size: Pair) -> tuple[float, float]:
+    """Centre of unit (0, 0)'s field: ``origin + (size − 1)/2`` per axis (half-pixels possible)."""
+    return tuple(o + (s - 1) / 2 for o, s in zip(origin, size, strict=True))  # type: ignore
 
 
 @dataclass(frozen=True)
@@ -734,12 +418,13 @@ class ReceptiveField:
     @property
     def start(self) -> tuple[float, float]:
         """Centre of unit (0, 0)'s field: ``origin + (size − 1)/2`` (half-pixels possible)."""
-        return tuple(o + (s - 1) / 2 for o, s in zip(self.origin, self.size))  # type: ignore
+        return _field_start(self.origin, self.size)
 
     @property
     def center(self) -> tuple[float, float]:
         """Centre of the field of ``unit``: ``start + unit·jump``."""
-        return tuple(s + u * j for s, u, j in zip(self.start, self.unit, self.jump))  # type: ignore
+        return tuple(s + u * j for s, u, j in  # type: ignore[return-value]
+                     zip(self.start, self.unit, self.jump, strict=True))
 
     @property
     def clipped(self) -> bool:
@@ -759,12 +444,6 @@ class ReceptiveField:
         return max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
 
 
-def _layer_key(model: nn.Module, layer: str) -> None:
-    if not isinstance(layer, str):
-        raise LayerError(f"A layer is given by its name, e.g. 'conv1', not {layer!r}.")
-    _modules(model, [layer])
-
-
 def receptive_field(
     model: nn.Module, layer: str, input_shape: Sequence[int]
 ) -> ReceptiveField:
@@ -777,8 +456,8 @@ def receptive_field(
     is not modified. Cached per model, layer and input shape; ResNet-18 at 224×224 takes
     about 0.1 s on one thread the first time.
     """
-    shape = _check_input_shape(input_shape)
-    _layer_key(model, layer)
+    shape = check_input_shape(input_shape)
+    get_layer(model, layer)
     cache = _probe_for(model)
     key = ("field", layer, shape)
     with cache.lock:
@@ -831,7 +510,7 @@ def receptive_field_table(model: nn.Module, input_shape: Sequence[int]) -> list[
     for every row, also inside residual blocks, where ``rf_in`` is the field of the block's
     input rather than that of the previous row.
     """
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     names = [name for name, m in model.named_modules()
              if name and isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
     if not names:
@@ -855,7 +534,7 @@ def _table_row(name: str, module: nn.Module, g_in: _Geometry, g_out: _Geometry) 
     texts = [rf_step_text(g_in.size[a], g_in.jump[a], kernel[a], stride[a], dilation[a])
              for a in (0, 1)]
     formula = texts[0] if texts[0] == texts[1] else f"h: {texts[0]}; w: {texts[1]}"
-    start = tuple(o + (s - 1) / 2 for o, s in zip(g_out.origin, g_out.size))
+    start = _field_start(g_out.origin, g_out.size)
     return {
         "name": name,
         "type": type(module).__name__,
@@ -889,27 +568,17 @@ def effective_receptive_field(
     "effective" receptive field of Luo et al., 2016): it is usually concentrated in the
     middle of the theoretical field. The model is not modified.
     """
-    module = _modules(model, [layer])[layer]
-    x = _as_batch(input_tensor, model).detach().clone().requires_grad_(True)
-    captured: dict[str, torch.Tensor] = {}
-
-    def capture(mod, args, output):
-        if "out" not in captured:
-            captured["out"] = _first_tensor(output)
-            raise _Reached  # the rest of the network does not matter
-
-    with torch.enable_grad(), _hooks([(module, capture, False)]):
-        _run(model, x, "run")
-    out = captured.get("out")
-    if out is None:
-        raise LayerError(f"The forward pass never ran {layer!r}.")
+    module = get_layer(model, layer)
+    x = as_batch(input_tensor, model).detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = run_until(model, layer, x, module)  # the rest of the network does not matter
     if out.dim() != 4:
         raise LayerError(
             f"Layer {layer!r} has no spatial output (its shape is {tuple(out.shape[1:])}); "
             "choose a convolution or pooling layer."
         )
     channels, h, w = out.shape[1:]
-    c, uy, ux = unit if unit is not None else (None, h // 2, w // 2)
+    c, uy, ux = unit if unit is not None else (None, *centre_unit(h, w))
     if not (0 <= uy < h and 0 <= ux < w) or (c is not None and not 0 <= c < channels):
         raise LayerError(
             f"Layer {layer!r} has {channels} channels of {h}×{w} units; there is no unit "

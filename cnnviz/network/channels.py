@@ -12,7 +12,7 @@ Two answers to "what does channel k of this layer look for?":
   lands), *blur* (a small Gaussian blur every few steps; Yosinski et al., 2015) and
   *frequency decay* (the image is a spectrum scaled by 1/f, so low frequencies are cheap and
   fine detail is expensive; Olah et al., 2017, "Feature Visualization", Lucid's ``fft_image``).
-  ``REGULARISERS`` names the combinations the app offers; ``config_for`` sizes them for an
+  ``REGULARISERS`` names the combinations the app offers; ``maximise_config`` sizes them for an
   input.
 - ``top_patches``: the k dataset images in which the channel reaches its highest value (at
   most one unit per image), each cropped to the receptive field of that unit, so the crop is
@@ -21,13 +21,13 @@ Two answers to "what does channel k of this layer look for?":
 
 Everything works in the model's own input space: pixels in [0, 1] standardised by the model's
 preprocessing recipe (``preprocessing.STANDARDISATION``). The shared model is never changed:
-gradient ascent runs on a private copy made for each call (``attribution.private_copy``: its
+gradient ascent runs on a private copy made for each call (``hooks.private_copy``: its
 own module tree, the very same weight tensors, no hooks, eval mode), in which every ReLU
 passes a gradient on even while it is off (Lucid's "redirected ReLU": a channel that is 0 on
 the starting noise would otherwise get no gradient and never move). Gradients are taken with
 ``torch.autograd.grad`` with respect to the image only, so no weight gets a ``.grad``. Layers
-are read by a forward hook that stops the pass once the layer has run and is removed even when
-something fails (``cnnviz.inspect._hooks``), so sessions can share one model without a lock.
+are read by ``hooks.run_until``, whose hook stops the pass once the layer has run and is
+removed even when something fails, so sessions can share one model without a lock.
 """
 
 from __future__ import annotations
@@ -41,23 +41,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.attribution import private_copy
-from cnnviz.inspect import (
-    LayerError,
-    _check_input_shape,
-    _first_tensor,
-    _hooks,
-    _like_model,
-    _modules,
-    _Reached,
-    _run,
-    receptive_field,
-)
-from cnnviz.models.preprocessing import STANDARDISATION, rgb_uint8, to_picture
+from cnnviz.arithmetic import centre_unit
+from cnnviz.images import ensure_rgb
+from cnnviz.models.preprocessing import STANDARDISATION, to_picture
 from cnnviz.models.registry import get_spec
+from cnnviz.network.fields import receptive_field
+from cnnviz.network.hooks import (
+    LayerError,
+    check_input_shape,
+    get_layer,
+    like_model,
+    private_copy,
+    run_until,
+)
 
 __all__ = [
-    "OBJECTIVES",
+    "MAXIMISE_OBJECTIVES",
     "ChannelPeaks",
     "MaximiseConfig",
     "REGULARISERS",
@@ -65,14 +64,14 @@ __all__ = [
     "TopPatches",
     "channel_peaks",
     "canvas_shape",
-    "config_for",
-    "default_steps",
+    "maximise_config",
+    "default_maximise_steps",
     "maximise_channel",
     "top_patches",
 ]
 
 #: What is maximised: the channel's mean over its map, or its centre unit.
-OBJECTIVES = ("mean", "centre")
+MAXIMISE_OBJECTIVES = ("mean", "centre")
 #: Called after every step with (step, total steps, objective of that step).
 Progress = Callable[[int, int, float], None]
 
@@ -97,7 +96,8 @@ class MaximiseConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.objective in OBJECTIVES, f"the objective must be one of {OBJECTIVES}"),
+            (self.objective in MAXIMISE_OBJECTIVES,
+             f"the objective must be one of {MAXIMISE_OBJECTIVES}"),
             (isinstance(self.steps, int) and 1 <= self.steps <= 10_000,
              "steps must be a whole number from 1 to 10,000"),
             (math.isfinite(self.lr) and self.lr > 0, "the learning rate must be above 0"),
@@ -125,18 +125,18 @@ def canvas_shape(input_shape: tuple[int, int, int], max_side: int = CANVAS_SIDE,
                  ) -> tuple[int, int, int]:
     """(C, H, W) to synthesise on: the model's input shape, shrunk to ``max_side`` on its
     longer side when it is bigger (the aspect ratio kept). (1, 28, 28) stays as it is."""
-    c, h, w = _check_input_shape(input_shape)
+    c, h, w = check_input_shape(input_shape)
     if max(h, w) <= max_side:
         return c, h, w
     s = max_side / max(h, w)
     return c, max(1, round(h * s)), max(1, round(w * s))
 
 
-def default_steps(input_shape: tuple[int, int, int]) -> int:
+def default_maximise_steps(input_shape: tuple[int, int, int]) -> int:
     """The app's starting number of steps: 128 for inputs up to 64×64 (the digits CNN takes
     about 0.1–0.3 s for them on one thread), 32 for bigger ones (ResNet-18 on its 128×128
     canvas: about 2 s)."""
-    return 128 if max(_check_input_shape(input_shape)[1:]) <= 64 else 32
+    return 128 if max(check_input_shape(input_shape)[1:]) <= 64 else 32
 
 
 #: The regularisers the app offers: name -> what it does, in a sentence.
@@ -148,7 +148,7 @@ REGULARISERS: dict[str, str] = {
 }
 
 
-def config_for(regulariser: str, input_shape: tuple[int, int, int], steps: int = 128,
+def maximise_config(regulariser: str, input_shape: tuple[int, int, int], steps: int = 128,
                seed: int = 0, objective: str = "mean") -> MaximiseConfig:
     """The ``MaximiseConfig`` of a named regulariser (a key of ``REGULARISERS``), sized for an
     input of shape (C, H, W): the jitter is about 1 pixel per 28 (1 for a digit, 8 for a
@@ -156,7 +156,7 @@ def config_for(regulariser: str, input_shape: tuple[int, int, int], steps: int =
     if regulariser not in REGULARISERS:
         raise ValueError(f"There is no regulariser {regulariser!r}; choose one of "
                          f"{', '.join(REGULARISERS)}.")
-    side = max(_check_input_shape(input_shape)[1:])
+    side = max(check_input_shape(input_shape)[1:])
     jitter = max(1, round(side / 28))
     base = MaximiseConfig(steps=steps, seed=seed, jitter=0, objective=objective)
     if regulariser == "none":
@@ -184,31 +184,10 @@ class Synthesis:
     @property
     def picture(self) -> np.ndarray:
         """uint8 (H, W, 3) for display; a grey input is repeated over three channels."""
-        return rgb_uint8(np.round(self.image * 255.0).astype(np.uint8))
+        return ensure_rgb(np.round(self.image * 255.0).astype(np.uint8))
 
 
 # --- reading one layer ---------------------------------------------------------------------
-
-
-def _layer_output(model: nn.Module, module: nn.Module, layer: str,
-                  x: torch.Tensor) -> torch.Tensor:
-    """The output of ``module`` when ``model`` runs on ``x``, with its autograd graph when
-    gradients are on. The forward pass stops right after the layer; the hook is removed."""
-    captured: list[torch.Tensor] = []
-
-    def capture(mod, args, output):
-        if not captured:
-            t = _first_tensor(output)
-            if t is None:
-                raise LayerError(f"Layer {layer!r} does not return a tensor.")
-            captured.append(t)
-            raise _Reached
-
-    with _hooks([(module, capture, False)]):
-        _run(model, x, "run")
-    if not captured:
-        raise LayerError(f"The forward pass never ran {layer!r}.")
-    return captured[0]
 
 
 def _spatial(out: torch.Tensor, layer: str, channel: int | None = None) -> None:
@@ -403,23 +382,22 @@ def maximise_channel(
     without maps, or a channel it does not have; ValueError for a bad config or recipe.
     """
     config = config or MaximiseConfig()
-    shape = _check_input_shape(input_shape)
-    _modules(model, [layer])  # a clear LayerError before any work
+    shape = check_input_shape(input_shape)
+    get_layer(model, layer)  # a clear LayerError before any work
     mean, std = _standardisation(_recipe(model, recipe), shape[0])
-    dtype, device = _like_model(model)
+    dtype, device = like_model(model)
     net = _ascent_copy(model)
-    module = _modules(net, [layer])[layer]
+    module = get_layer(net, layer)
     generator = torch.Generator().manual_seed(config.seed)
 
     def objective(pixels: torch.Tensor, shift: tuple[int, int] = (0, 0)) -> torch.Tensor:
         x = (pixels - mean) / std  # (1, C, H, W), standardised
         if shift != (0, 0):
             x = torch.roll(x, shifts=shift, dims=(2, 3))
-        out = _layer_output(net, module, layer, x.to(dtype=dtype, device=device))
+        out = run_until(net, layer, x.to(dtype=dtype, device=device), module)
         _spatial(out, layer, channel)
         if config.objective == "centre":
-            h, w = out.shape[2:]
-            return out[0, channel, h // 2, w // 2]  # inspect's centre unit: (h // 2, w // 2)
+            return out[0, channel, *centre_unit(*out.shape[2:])]
         return out[0, channel].mean()
 
     with torch.inference_mode(False), torch.enable_grad():
@@ -472,16 +450,16 @@ def channel_peaks(model: nn.Module, layer: str, inputs: torch.Tensor | np.ndarra
     one thread, which is why this is separate from ``top_patches``: a page computes it once
     per layer and picks any channel from it.
     """
-    module = _modules(model, [layer])[layer]
+    module = get_layer(model, layer)
     x = torch.as_tensor(inputs)
     if x.dim() != 4 or len(x) == 0:
         raise LayerError(f"Expected a batch of inputs (N, C, H, W), not {tuple(x.shape)}.")
-    dtype, device = _like_model(model)
+    dtype, device = like_model(model)
     values, units, hw = [], [], None
     with torch.inference_mode():
         for i in range(0, len(x), batch_size):
-            out = _layer_output(model, module, layer, x[i:i + batch_size].to(dtype=dtype,
-                                                                             device=device))
+            out = run_until(model, layer, x[i:i + batch_size].to(dtype=dtype, device=device),
+                            module)
             _spatial(out, layer)
             hw = tuple(out.shape[2:])
             flat = out.flatten(2).to(device="cpu", dtype=torch.float32)  # (B, K, h·w)
@@ -537,7 +515,7 @@ def top_patches(model: nn.Module, layer: str, channel: int,
     channel's largest unit is found (``channel_peaks``; pass ``peaks`` computed earlier on the
     same images to skip that), the images are ranked by that value (ties: lower index
     first), and each of the first k is cropped to the theoretical receptive field of its unit
-    (``inspect.receptive_field``, the one source of the field's geometry). Every crop has
+    (``fields.receptive_field``, the one source of the field's geometry). Every crop has
     the field's full size: where the field reaches past the image border the crop is padded
     with 0 and ``inside`` is False. Crops show the picture the network sees (the input with
     its standardisation undone, ``to_picture`` with ``recipe``, default the model's own).

@@ -1,5 +1,5 @@
 """Learned filters: a conv layer's kernels as arrays, how they compare with the hand-made
-presets, and how one travels to the Convolution page.
+presets, and whether one can travel to the Convolution page.
 
 A learned kernel is handed out in the Convolution page's orientation, ``(kh, kw)`` or
 ``(kh, kw, C)`` (slice c for input channel c, as ``cnnviz.kernels.parse_kernel_slices``
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from cnnviz.inspect import LayerError, conv_layers
 from cnnviz.kernels import MAX_KERNEL_SIZE, PRESETS, format_kernel_slices
+from cnnviz.network.hooks import LayerError, conv_layers
 from cnnviz.ops import conv2d
 
 __all__ = [
@@ -24,9 +24,7 @@ __all__ = [
     "carry_problem",
     "closest_filters",
     "conv_weights",
-    "first_conv",
     "kernel_of",
-    "kernel_query",
     "preset_responses",
     "weights_text",
 ]
@@ -38,19 +36,11 @@ CARRIED_CHANNELS = (1, 3)
 
 
 def _conv(model: nn.Module, layer: str) -> nn.Conv2d:
-    module = dict(model.named_modules()).get(layer)
+    module = dict(model.named_modules()).get(layer) if isinstance(layer, str) else None
     if not isinstance(module, nn.Conv2d):
         convs = ", ".join(conv_layers(model))
         raise LayerError(f"{layer!r} is not a convolution of this model; these are: {convs}.")
     return module
-
-
-def first_conv(model: nn.Module) -> str:
-    """Name of the model's first convolution (the one that looks at the pixels)."""
-    convs = conv_layers(model)
-    if not convs:
-        raise LayerError("This model has no convolution.")
-    return convs[0]
 
 
 def conv_weights(model: nn.Module, layer: str) -> np.ndarray:
@@ -87,23 +77,6 @@ def weights_text(kernel: np.ndarray) -> str:
     channel slices by ``|``. ``parse_kernel_slices`` reads it back exactly (float32)."""
     lines = format_kernel_slices(np.asarray(kernel, dtype=np.float32)).splitlines()
     return ";".join(line.strip() for line in lines if line.strip())
-
-
-def kernel_query(kernel: np.ndarray, *, sample: str | None = None) -> dict[str, str]:
-    """The Convolution page's query parameters that load ``kernel`` as its custom kernel.
-
-    ``gray`` follows the kernel's slices (1: grey image, 3: RGB), ``sample`` names the
-    sample image to use (None: keep the session's image). Raises LayerError when
-    ``carry_problem`` has a reason.
-    """
-    problem = carry_problem(kernel)
-    if problem:
-        raise LayerError(f"This kernel cannot be carried: {problem}.")
-    query = {"kernel": "custom", "weights": weights_text(kernel),
-             "gray": "1" if kernel.ndim == 2 else "0"}
-    if sample:
-        query["sample"] = sample
-    return query
 
 
 def preset_responses(gray: np.ndarray, names: Sequence[str] = COMPARED_PRESETS) -> np.ndarray:

@@ -1,31 +1,46 @@
-"""What a network computes on one image, layer by layer: the data of the Overview and Feature
-maps pages.
+"""What a network computes on one image, layer by layer: feature maps, the columns of the
+Overview, the leaf layers in running order, and which activation belongs to which convolution.
 
-Everything here reads a (shared) model and never changes it; the forward passes go through
-``cnnviz.inspect.feature_maps``, whose hooks are always removed. Arrays are numpy: maps are
-float32 ``(C, h, w)``, vectors float32 ``(n,)``.
+Everything here reads a (shared) model and never changes it; forward passes record layers
+through ``hooks.forward_hooks``, whose hooks are always removed and only see the calling
+thread. Arrays are numpy: maps are float32 ``(C, h, w)``, vectors float32 ``(n,)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnnviz.inspect import LayerError, feature_maps, layer_table
+from cnnviz.network.hooks import (
+    LayerError,
+    StopForward,
+    as_batch,
+    first_tensor,
+    forward_hooks,
+    get_layers,
+    run_model,
+)
+from cnnviz.network.tables import layer_table
 
 __all__ = [
     "ACTIVATIONS",
+    "CHANNELWISE",
+    "NORMS",
+    "OVERVIEW_SCALES",
+    "SKIPPED",
     "ActivationPair",
     "LayerOutput",
-    "SCALES",
+    "LayerStep",
     "activation_pair",
+    "channel_source",
     "color_limits",
-    "map_limits",
+    "feature_maps",
     "layer_steps",
+    "map_limits",
     "network_outputs",
     "overview_layers",
     "rank_channels",
@@ -36,10 +51,14 @@ __all__ = [
 #: Modules that do nothing to a trained network's answer (dropout is off at inference): the
 #: overview leaves them out, so each column changes something.
 SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Identity)
-#: Element-wise non-linearities: what "before and after the activation" means.
+#: Element-wise non-linearities: what "before and after the activation" means, and the layers
+#: after a convolution that Grad-CAM offers.
 ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.SiLU, nn.ReLU6)
 #: Normalisation between a convolution and its activation.
 NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.LayerNorm)
+#: Layers that keep a channel's identity: channel c of their output comes from channel c of
+#: their input (pooling, activations, normalisation), by class name as ``LayerStep.kind``.
+CHANNELWISE = ("MaxPool2d", "AvgPool2d", *(c.__name__ for c in (*ACTIVATIONS, *NORMS)))
 #: Containers whose children the overview shows one by one. Anything else with children (a
 #: ResNet BasicBlock) is one column: its inside is a page of its own.
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
@@ -60,6 +79,49 @@ class LayerOutput:
     @property
     def is_spatial(self) -> bool:
         return self.values.ndim == 3
+
+
+def feature_maps(
+    model: nn.Module, image_tensor: torch.Tensor, layers: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """The output of each named layer for one image.
+
+    ``image_tensor`` is a preprocessed ``(1, C, H, W)`` tensor; ``layers`` are names from
+    ``named_modules()``. Returns name -> float32 array of that layer's output without the batch
+    dimension, ``(C, h, w)`` for a conv-like layer, in the order asked. A module that runs
+    twice (a ResNet block's shared ReLU) gives its first call's output. Values are copied as
+    the layer returns them, so a later in-place ReLU cannot change them. The forward pass
+    stops once every layer has been seen. Raises LayerError (a ValueError) for an unknown
+    name, listing the valid ones, or for a layer that the forward pass never reached.
+    """
+    if isinstance(layers, str):
+        raise LayerError(f"Give the layers as a list of names, e.g. [{layers!r}].")
+    wanted = list(dict.fromkeys(layers))
+    modules = get_layers(model, wanted)
+    x = as_batch(image_tensor, model)
+    maps: dict[str, np.ndarray] = {}
+
+    def capture(name: str) -> Callable:
+        def hook(module, args, output):
+            if name in maps:
+                return
+            t = first_tensor(output)
+            if t is None:
+                raise LayerError(f"Layer {name!r} does not return a tensor.")
+            maps[name] = t.detach()[0].to(device="cpu", dtype=torch.float32, copy=True).numpy()
+            if len(maps) == len(wanted):
+                raise StopForward  # nothing left to see: skip the rest of the network
+
+        return hook
+
+    if not wanted:
+        return {}
+    with torch.inference_mode(), forward_hooks((m, capture(n), False) for n, m in modules.items()):
+        run_model(model, x, "run")
+    missing = [name for name in wanted if name not in maps]
+    if missing:
+        raise LayerError(f"The forward pass never ran {', '.join(map(repr, missing))}.")
+    return {name: maps[name] for name in wanted}
 
 
 def overview_layers(model: nn.Module) -> list[str]:
@@ -107,7 +169,7 @@ def network_outputs(model: nn.Module, x: torch.Tensor,
 
 #: How the overview colours its maps: each map on its own, each layer on its own, or one scale
 #: for the whole network.
-SCALES = ("local", "layer", "global")
+OVERVIEW_SCALES = ("local", "layer", "global")
 
 
 def _limit(values: np.ndarray) -> float:
@@ -127,8 +189,8 @@ def color_limits(outputs: Sequence[LayerOutput], scale: str, shown: int | None =
     shown: maps drawn per column (default all). Returns (per column float64 (n_drawn,), the
     shared limit for "global", else None). A vector column has one limit.
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+    if scale not in OVERVIEW_SCALES:
+        raise ValueError(f"scale must be one of {OVERVIEW_SCALES}, not {scale!r}")
     shared = max((_limit(o.values) for o in outputs), default=1.0)
     limits = []
     for o in outputs:
@@ -184,7 +246,7 @@ class LayerStep:
 def layer_steps(model: nn.Module, input_shape: Sequence[int]) -> list[LayerStep]:
     """The model's leaf layers in first-call order, dropout and identity left out.
 
-    One forward pass on zeros of shape ``(1, *input_shape)`` (``inspect.layer_table``).
+    One forward pass on zeros of shape ``(1, *input_shape)`` (``tables.layer_table``).
     """
     modules = dict(model.named_modules())
     return [
@@ -239,3 +301,21 @@ def activation_pair(model: nn.Module, steps: Sequence[LayerStep], layer: str,
         return None
     return ActivationPair(names[j - 1], names[j], type(modules[names[j]]).__name__,
                           tuple(names[i + 1:j]))
+
+
+def channel_source(steps: Sequence[LayerStep], layer: str) -> str | None:
+    """The convolution whose channels ``layer``'s channels are: the layer itself, or the last
+    convolution before it with only channel-wise layers (``CHANNELWISE``: pooling,
+    activations, normalisation) in between, when it has as many channels. None otherwise
+    (a ResNet block's output mixes a shortcut in; a flatten has no channels)."""
+    names = [s.name for s in steps]
+    if layer not in names:
+        raise LayerError(f"{layer!r} is not a layer of this model that runs.")
+    own = steps[names.index(layer)].output_shape
+    channels = own[0] if own else None
+    for s in reversed(steps[: names.index(layer) + 1]):
+        if s.kind == "Conv2d":
+            return s.name if s.output_shape and s.output_shape[0] == channels else None
+        if s.kind not in CHANNELWISE:
+            return None
+    return None
