@@ -10,9 +10,8 @@ import torch
 
 from ui import boot, catalog, present, sidebar
 
-# One torch thread per rerun. Streamlit runs every session's rerun on a thread of its own;
-# on 2 cores torch's own thread pool only fights them (a 512×512 conv step-through takes
-# 14 ms with 1 thread and 38 ms with 2 on this machine).
+# One torch thread per rerun. Streamlit runs every session's rerun on a thread of its own,
+# and on 2 cores torch's own thread pool only fights them (bench/RESULTS.md, "History").
 torch.set_num_threads(1)
 cv2.setNumThreads(1)  # the same for OpenCV's filters
 boot.freeze_startup_objects()

@@ -21,9 +21,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 os.environ.setdefault("CNNVIZ_OFFLINE", "1")  # random ResNet weights rather than a download
 
-from cnnviz import attribution, datasets  # noqa: E402
-from cnnviz.models import load_model, preprocess  # noqa: E402
 from timing import median_ms, record  # noqa: E402  (bench/timing.py)
+
+from cnnviz import (  # noqa: E402
+    attribution,  # noqa: E402
+    load_model,
+    preprocess,
+)
+from cnnviz.data import mnist  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +37,7 @@ def main() -> None:
     parser.add_argument("--skip-pointing", action="store_true")
     args = parser.parse_args()
 
-    images, labels = datasets.mnist_sample()
+    images, labels = mnist.mnist_sample()
     digits = load_model("digits")
     x_digit, t_digit = preprocess("digits", images[4]), int(labels[4])
     resnet = load_model("resnet18")

@@ -4,7 +4,7 @@ and the top-9 MNIST patches, one torch thread as in the app.
     python bench/bench_channels.py [--runs 5] [--all]
 
 Synthesis: the middle convolution (the page's default layer), channel 0, the centre-unit
-objective with jitter, the default steps (``channels.default_steps``: 128 for 28×28, 32 for
+objective with jitter, the default steps (``channels.default_maximise_steps``: 128 for 28×28, 32 for
 the ImageNet classics on their 128×128 canvas). Target: well under 2 s for the digits.
 Patches: the first call's parts (the 5,000 digits through ``mnist_digit``, every channel's
 peaks of one layer) and a call for another channel once they are cached.
@@ -23,22 +23,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 os.environ.setdefault("CNNVIZ_OFFLINE", "1")  # random ImageNet weights rather than a download
 
-from cnnviz import datasets  # noqa: E402
-from cnnviz.channels import (  # noqa: E402
+from timing import median_ms, record  # noqa: E402  (bench/timing.py)
+
+from cnnviz import (  # noqa: E402
+    MODELS,
     MaximiseConfig,
     canvas_shape,
     channel_peaks,
-    config_for,
-    default_steps,
+    conv_layers,  # noqa: E402
+    default_maximise_steps,
+    digit_inputs,  # noqa: E402
+    load_model,
     maximise_channel,
+    maximise_config,
     top_patches,
 )
-from cnnviz.inspect import conv_layers  # noqa: E402
-from cnnviz.models import MODELS, load_model  # noqa: E402
-from cnnviz.models.preprocessing import normalize_mnist  # noqa: E402
-from cnnviz.training import preprocess_digits  # noqa: E402
-from timing import median_ms, record  # noqa: E402  (bench/timing.py)
-
+from cnnviz.data import mnist  # noqa: E402
 
 #: The issue's target: the digits default "well under 2 s"; none for the others.
 TARGET_MS = {"digits": 2000}
@@ -65,8 +65,8 @@ def main() -> None:
         convs = conv_layers(model)
         layer = convs[len(convs) // 2]
         canvas = canvas_shape(MODELS[name].input_size)
-        steps = default_steps(MODELS[name].input_size)
-        config = config_for("jitter", canvas, steps=steps, objective="centre")
+        steps = default_maximise_steps(MODELS[name].input_size)
+        config = maximise_config("jitter", canvas, steps=steps, objective="centre")
         maximise_channel(model, layer, 0, canvas, config=MaximiseConfig(steps=2))  # warm-up
         runs = args.runs if name in ("digits", "shapes") else max(1, args.runs // 2)
         ms = median_ms(lambda m=model, la=layer, c=canvas, cf=config:
@@ -78,13 +78,13 @@ def main() -> None:
 
     digits = load_model("digits")
     print("\ntop-9 patches, digits conv2, the 5,000 bundled MNIST digits")
-    images_ms = _once_ms(datasets.mnist_sample)
-    images, _ = datasets.mnist_sample()
+    images_ms = _once_ms(mnist.mnist_sample)
+    images, _ = mnist.mnist_sample()
     inputs = None
 
     def prepare():
         nonlocal inputs
-        inputs = normalize_mnist(preprocess_digits(images))
+        inputs = digit_inputs(images)
 
     prepare_ms = _once_ms(prepare)
     peaks_ms = median_ms(lambda: channel_peaks(digits, "conv2", inputs), max(1, args.runs // 2))

@@ -14,11 +14,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from test_images import BAD_INPUTS  # noqa: E402  (the test corpus, made in memory)
-
-from cnnviz import ImageError, load_image  # noqa: E402
-from cnnviz.images import encode_png  # noqa: E402
-from cnnviz.samples import load_sample  # noqa: E402
 from timing import record  # noqa: E402  (bench/timing.py)
+
+from cnnviz import (  # noqa: E402
+    ImageError,
+    encode_png,  # noqa: E402
+    load_image,
+    load_sample,  # noqa: E402
+)
 
 
 def main() -> None:

@@ -23,17 +23,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 os.environ.setdefault("CNNVIZ_OFFLINE", "1")  # never download weights for a benchmark
 
-from cnnviz.inspect import (  # noqa: E402
+from timing import median_ms, record  # noqa: E402  (bench/timing.py)
+
+from cnnviz import (  # noqa: E402
+    MODELS,
     conv_layers,
     effective_receptive_field,
     feature_maps,
     layer_table,
+    load_model,
     model_totals,
     receptive_field,
     receptive_field_table,
 )
-from cnnviz.models import MODELS, load_model  # noqa: E402
-from timing import median_ms, record  # noqa: E402  (bench/timing.py)
 
 CASES = [("digits", "pool2"), ("resnet18", "layer4")]
 
@@ -49,6 +51,31 @@ def cold_ms(model, call, n: int = 5) -> float:
     return 1000 * float(np.median(times))
 
 
+def _rows(name: str, last: str, calls: int) -> list[tuple[str, float]]:
+    """(label, median ms) of every measured call on model ``name`` and its layer ``last``."""
+    model = load_model(name)
+    shape = MODELS[name].input_size
+    x = torch.randn(1, *shape)
+    convs = conv_layers(model)
+    with torch.inference_mode():
+        model(x)  # warm-up: the first forward pass of a model is slow
+    return [
+        ("layer_table", median_ms(lambda: layer_table(model, shape), calls)),
+        ("model_totals", median_ms(lambda: model_totals(model, shape), calls)),
+        (f"receptive_field {last} (cold)",
+         cold_ms(model, lambda m: receptive_field(m, last, shape))),
+        (f"receptive_field {last} (cached)",
+         median_ms(lambda: receptive_field(model, last, shape), calls)),
+        ("receptive_field_table (cold)",
+         cold_ms(model, lambda m: receptive_field_table(m, shape))),
+        (f"feature_maps {last}", median_ms(lambda: feature_maps(model, x, [last]), calls)),
+        (f"feature_maps all {len(convs)} convs",
+         median_ms(lambda: feature_maps(model, x, convs), calls)),
+        (f"effective_receptive_field {last}",
+         median_ms(lambda: effective_receptive_field(model, last, x), calls)),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=1)
@@ -57,28 +84,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); median ms")
     for name, last in CASES:
-        model = load_model(name)
         shape = MODELS[name].input_size
-        x = torch.randn(1, *shape)
-        convs = conv_layers(model)
-        with torch.inference_mode():
-            model(x)  # warm-up: the first forward pass of a model is slow
-        rows = [
-            ("layer_table", median_ms(lambda: layer_table(model, shape), args.calls)),
-            ("model_totals", median_ms(lambda: model_totals(model, shape), args.calls)),
-            (f"receptive_field {last} (cold)",
-             cold_ms(model, lambda m: receptive_field(m, last, shape))),
-            (f"receptive_field {last} (cached)",
-             median_ms(lambda: receptive_field(model, last, shape), args.calls)),
-            ("receptive_field_table (cold)",
-             cold_ms(model, lambda m: receptive_field_table(m, shape))),
-            (f"feature_maps {last}",
-             median_ms(lambda: feature_maps(model, x, [last]), args.calls)),
-            (f"feature_maps all {len(convs)} convs",
-             median_ms(lambda: feature_maps(model, x, convs), args.calls)),
-            (f"effective_receptive_field {last}",
-             median_ms(lambda: effective_receptive_field(model, last, x), args.calls)),
-        ]
+        rows = _rows(name, last, args.calls)
         print(f"\n{name} {shape}")
         for label, ms in rows:
             print(f"  {label:<38} {ms:8.1f}")

@@ -18,10 +18,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from cnnviz import datasets, shapes  # noqa: E402
-from cnnviz.samples import load_sample  # noqa: E402
-from cnnviz.models import MODELS, load_model, predict  # noqa: E402
 from timing import median_ms, record  # noqa: E402  (bench/timing.py)
+
+from cnnviz import (  # noqa: E402
+    MODELS,
+    load_model,
+    load_sample,  # noqa: E402
+    predict,
+)
+from cnnviz.data import (
+    mnist,  # noqa: E402
+    shapes,  # noqa: E402
+)
 
 
 def main() -> None:
@@ -33,7 +41,7 @@ def main() -> None:
 
     spec = MODELS["digits"]
     card = json.loads(spec.card.read_text())
-    images, _ = datasets.mnist_sample()
+    images, _ = mnist.mnist_sample()
     digit = images[4]  # a held-out MNIST digit, 28x28
     canvas = np.zeros((280, 280, 3), np.uint8)  # a drawing-canvas sized RGB image
     big = np.kron(digit, np.ones((4, 4), np.uint8))  # (112, 112)

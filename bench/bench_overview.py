@@ -37,12 +37,20 @@ os.environ["CNNVIZ_TIMING"] = "1"  # app.py prints "CNNVIZ_RERUN ms=..." after e
 
 import plotly.io as pio  # noqa: E402
 import plotly.tools as ptools  # noqa: E402
-
-from cnnviz import plots  # noqa: E402
-from cnnviz.activations import color_limits, network_outputs, overview_layers, softmax  # noqa: E402
-from cnnviz.models import MODELS, load_model, preprocess  # noqa: E402
-from cnnviz.samples import SAMPLES, load_sample  # noqa: E402
 from timing import median_ms, record  # noqa: E402  (bench/timing.py)
+
+import cnnviz  # noqa: E402
+from cnnviz import (  # noqa: E402  # noqa: E402  # noqa: E402
+    MODELS,
+    SAMPLES,
+    color_limits,
+    load_model,
+    load_sample,
+    network_outputs,
+    overview_layers,
+    preprocess,
+    softmax,
+)
 
 PAGE = "pages/overview.py"
 SHOWN = 8  # pages/overview.py: maps drawn per layer
@@ -130,11 +138,11 @@ def breakdown(name: str, calls: int) -> list[tuple[str, float]]:
     columns = network_outputs(model, x)
     probs = softmax(columns[-1].values)
     limits, shared = color_limits(columns, "layer", SHOWN)
-    network = plots.network_figure(columns, limits, shown=SHOWN, shared_limit=shared)
-    bars = plots.probability_bars(MODELS[name].class_names, probs, top=10)
+    network = cnnviz.network_figure(columns, limits, shown=SHOWN, shared_limit=shared)
+    bars = cnnviz.probability_bars(MODELS[name].class_names, probs, top=10)
     all_limits, _ = color_limits(columns, "layer")
     lim = float(all_limits[1][0])
-    big = plots.maps_figure(columns[1].values[0][None], [lim], labels=["map"], columns=1,
+    big = cnnviz.maps_figure(columns[1].values[0][None], [lim], labels=["map"], columns=1,
                             tile_px=512, shared_limit=lim, width_px=620, title="map")
     return [
         ("overview_layers", median_ms(lambda: overview_layers(model), calls)),
@@ -143,11 +151,11 @@ def breakdown(name: str, calls: int) -> list[tuple[str, float]]:
          median_ms(lambda: network_outputs(model, x), calls)),
         ("color_limits x2", median_ms(lambda: (color_limits(columns, "layer", SHOWN),
                                                color_limits(columns, "layer")), calls)),
-        ("network_figure", median_ms(lambda: plots.network_figure(
+        ("network_figure", median_ms(lambda: cnnviz.network_figure(
             columns, limits, shown=SHOWN, shared_limit=shared), calls)),
         ("probability_bars + maps_figure (one map)", median_ms(lambda: (
-            plots.probability_bars(MODELS[name].class_names, probs, top=10),
-            plots.maps_figure(columns[1].values[0][None], [lim], labels=["map"], columns=1,
+            cnnviz.probability_bars(MODELS[name].class_names, probs, top=10),
+            cnnviz.maps_figure(columns[1].values[0][None], [lim], labels=["map"], columns=1,
                               tile_px=512, shared_limit=lim, width_px=620, title="map")),
             calls)),
         ("JSON of the three figures", median_ms(lambda: [_json(f) for f in

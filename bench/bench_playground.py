@@ -39,9 +39,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from appserver import CHROMIUM_FLAGS, IDLE, running_app  # noqa: E402
 from timing import record  # noqa: E402
 
-from cnnviz import plots  # noqa: E402
-from cnnviz.ops import ConvParams, conv_steps  # noqa: E402
-from cnnviz.samples import load_sample  # noqa: E402
+import cnnviz  # noqa: E402
+from cnnviz import (  # noqa: E402
+    ConvParams,
+    conv_steps,
+    load_sample,  # noqa: E402
+)
 
 PRESSES = 16  # reruns of each kind; timings on this machine vary ±30% from rerun to rerun
 
@@ -54,10 +57,10 @@ def payload(kernel_size: int) -> int:
     params = ConvParams(kernel=np.ones((kernel_size, kernel_size)), padding="same")
     steps = conv_steps(values, params.kernel_array, **params.options(),
                        region=(252, 260, 252, 260), output_dtype=np.float32)
-    figs = [plots.picture(image, box=(250, 262, 250, 262)),
-            plots.picture(steps.output, box=(252, 260, 252, 260)),
-            plots.conv_step_figure(steps)]
-    return sum(plots.payload_bytes(f) for f in figs)
+    figs = [cnnviz.picture(image, box=(250, 262, 250, 262)),
+            cnnviz.picture(steps.output, box=(252, 260, 252, 260)),
+            cnnviz.conv_step_figure(steps)]
+    return sum(cnnviz.payload_bytes(f) for f in figs)
 
 
 def server_reruns(pinned: bool) -> dict[tuple[int, str], list[float]]:
@@ -91,10 +94,10 @@ def server_reruns(pinned: bool) -> dict[tuple[int, str], list[float]]:
             page.wait_for_timeout(1000)
             bias = page.get_by_test_id("stNumberInput").filter(has_text="Bias")
             results[(k, "bias")] = rerun_times(
-                lambda: bias.get_by_test_id("stNumberInputStepUp").click())
+                lambda bias=bias: bias.get_by_test_id("stNumberInputStepUp").click())
             zoom = (page.get_by_test_id("stSlider").filter(has_text="first output column")
                     .get_by_role("slider"))
-            results[(k, "zoom")] = rerun_times(lambda: zoom.press("ArrowRight"))
+            results[(k, "zoom")] = rerun_times(lambda zoom=zoom: zoom.press("ArrowRight"))
         browser.close()
     return results
 

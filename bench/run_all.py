@@ -64,13 +64,19 @@ def table(rows: list[dict], when: str, machine: str) -> str:
         target = ratio = met = "—"
         if row.get("target") is not None:
             t = float(row["target"])
-            target = ("≥ " if row.get("at_least") else "< ") + f"{_fmt(t)} {unit}".replace(" %", "%")
+            sign = "≥ " if row.get("at_least") else "< "
+            target = sign + f"{_fmt(t)} {unit}".replace(" %", "%")
             ratio = f"{row['measured'] / t:.2f}" if t else "—"
             ok = row["measured"] >= t if row.get("at_least") else row["measured"] < t
             met = "yes" if ok else "**no**"
         what = row["what"] + (f" ({row['note']})" if row.get("note") else "")
         lines.append(f"| {what} | {measured} | {target} | {ratio} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+#: The heading of RESULTS.md's last section: what earlier runs measured, behind settings in
+#: the code (ui/boot.py, app.py). A new run rewrites the table above it and keeps it.
+HISTORY = "## History: measurements behind the settings"
 
 
 def machine() -> str:
@@ -111,7 +117,11 @@ def main() -> int:
     text = table(rows, dt.date.today().isoformat(), machine())
     if failed:
         text += f"\nThese benchmarks failed and have no rows: {', '.join(failed)}.\n"
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    old = out.read_text() if out.exists() else ""
+    if HISTORY in old:  # measurements behind the code's settings, kept from run to run
+        text += "\n" + old[old.index(HISTORY):]
+    out.write_text(text)
     print("\n" + text)
     print(f"(written to {args.out})")
     return 1 if failed else 0

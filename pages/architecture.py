@@ -1,27 +1,35 @@
 """Architecture: what every layer costs, the classics side by side, and where they came from."""
 
+import streamlit as st
+
+from cnnviz import (
+    MODELS,
+    ParameterError,
+    conv_macs_text,
+    conv_params,
+    conv_params_text,
+    dense_params,
+    dense_params_text,
+)
+from ui import catalog, defaults, widgets
 from ui.boot import ensure_app_navigation
+from ui.cache import networks
+from ui.urlstate import Link, choice_param, int_param
+from ui.widgets import shape_text
 
 ensure_app_navigation()
 
-
-import streamlit as st
-
-from cnnviz import MODELS, arithmetic
-from cnnviz.arithmetic import ParameterError
-from ui import playground, structure
-from ui.urlstate import UrlParam, choice, int_in, publish
-
-P = "arch."  # widget-key prefix of this page
-PARAMS = [
-    UrlParam("model", (P + "model",), "vgg16", choice(tuple(MODELS))),
-    UrlParam("h", (P + "h",), 224, int_in(1, 4096)),
-    UrlParam("w", (P + "w",), 224, int_in(1, 4096)),
-    UrlParam("c", (P + "c",), 3, int_in(1, 4096)),
-    UrlParam("neurons", (P + "neurons",), 1000, int_in(1, 100_000)),
-    UrlParam("filters", (P + "filters",), 64, int_in(1, 4096)),
-    UrlParam("kernel", (P + "kernel",), 3, int_in(1, 31)),
-]
+PAGE = catalog.ARCHITECTURE
+P = PAGE.prefix
+MODEL = choice_param("model", P + "model", defaults.ARCHITECTURE_MODEL, tuple(MODELS))
+HEIGHT = int_param("h", P + "h", 224, 1, 4096)
+WIDTH = int_param("w", P + "w", 224, 1, 4096)
+CHANNELS = int_param("c", P + "c", 3, 1, 4096)
+NEURONS = int_param("neurons", P + "neurons", 1000, 1, 100_000)
+FILTERS = int_param("filters", P + "filters", 64, 1, 4096)
+KERNEL = int_param("kernel", P + "kernel", 3, 1, 31)
+NUMBERS = {"parameters": st.column_config.NumberColumn(format="localized"),
+           "multiply-adds": st.column_config.NumberColumn(format="localized")}
 
 #: Milestones of the lecture: (name, year, registry model or None, what it introduced).
 #: Parameter counts come from the registry model's totals; GoogLeNet is not in the registry,
@@ -46,10 +54,6 @@ MILESTONES = [
 ]
 
 
-def _shape(shape: tuple | None) -> str:
-    return "—" if shape is None else "×".join(str(v) for v in shape)
-
-
 st.title("Architecture")
 st.markdown(
     "What a network is made of and what it costs. A convolution's **parameters** are its "
@@ -57,22 +61,21 @@ st.markdown(
     "Its **multiply-adds** are the work for one image: every output pixel of every filter "
     "needs kh·kw·C of them."
 )
-playground.show_url_notices(PARAMS)
+link = Link()
+link.seed([MODEL, HEIGHT, WIDTH, CHANNELS, NEURONS, FILTERS, KERNEL])
 
 # --- side by side ----------------------------------------------------------------------------
 st.subheader("Side by side")
 with st.spinner("Counting…"):
-    totals = {name: structure.totals(name) for name in MODELS}
+    totals = {name: networks.totals(name) for name in MODELS}
 st.dataframe(
-    [{"model": name, "input": _shape(MODELS[name].input_size), "parameters": t["params"],
+    [{"model": name, "input": shape_text(MODELS[name].input_size), "parameters": t["params"],
       "multiply-adds": t["macs"], "conv layers": t["conv_layers"],
       "dense layers": t["dense_layers"], "weight layers": t["layers"]}
      for name, t in totals.items()],
-    hide_index=True,
-    column_config={"parameters": st.column_config.NumberColumn(format="localized"),
-                   "multiply-adds": st.column_config.NumberColumn(format="localized")},
+    hide_index=True, column_config=NUMBERS,
 )
-st.plotly_chart(structure.model_sizes(), key=P + "sizes")
+st.plotly_chart(networks.model_sizes_figure(), key=P + "sizes")
 st.caption(
     "Counted on each architecture built without weights (PyTorch's meta device), so even "
     "VGG-16's 138 million parameters take no memory; the counts are torch's own. "
@@ -83,26 +86,23 @@ st.caption(
 
 # --- one model, layer by layer ------------------------------------------------------------------
 st.subheader("Layer by layer")
-name = st.selectbox("Model", tuple(MODELS), key=P + "model", persist_state="session",
-                    format_func=lambda n: f"{n}: {MODELS[n].description}")
+name = widgets.select(MODEL, "Model", format_func=lambda n: f"{n}: {MODELS[n].description}")
 t = totals[name]
 m1, m2, m3 = st.columns(3)
 m1.metric("Parameters", f"{t['params']:,}")
 m2.metric("Multiply-adds per image", f"{t['macs']:,}")
 m3.metric("Weight layers (conv + dense)", f"{t['layers']}",
           help=f"{t['conv_layers']} convolutions and {t['dense_layers']} dense layers.")
-rows = [row for row in structure.layers(name) if row["is_leaf"]]
+rows = [row for row in networks.layer_table(name) if row["is_leaf"]]
 st.dataframe(
-    [{"layer": row["name"], "type": row["type"], "output shape": _shape(row["output_shape"]),
+    [{"layer": row["name"], "type": row["type"], "output shape": shape_text(row["output_shape"]),
       "parameters": row["params"], "parameters, written out": row["formula"],
       "multiply-adds": row["macs"], "multiply-adds, written out": row["macs_formula"]}
      for row in rows],
-    hide_index=True,
-    column_config={"parameters": st.column_config.NumberColumn(format="localized"),
-                   "multiply-adds": st.column_config.NumberColumn(format="localized")},
+    hide_index=True, column_config=NUMBERS,
 )
 st.caption(
-    f"Input {_shape(MODELS[name].input_size)} (C×H×W). Pooling, activations and flattening "
+    f"Input {shape_text(MODELS[name].input_size)} (C×H×W). Pooling, activations and flattening "
     "have no parameters; batch norm has two per channel (scale and shift). The parameters "
     f"of the rows add up to the total, {t['params']:,}."
 )
@@ -114,29 +114,24 @@ st.markdown(
     "that is every pixel of every channel, so its size grows with the image; a convolution "
     "shares one small kernel across all positions."
 )
-c1, c2, c3, c4, c5, c6 = st.columns(6)
-h = c1.number_input("Height H", 1, 4096, key=P + "h", persist_state="session")
-w = c2.number_input("Width W", 1, 4096, key=P + "w", persist_state="session")
-c = c3.number_input("Channels C", 1, 4096, key=P + "c", persist_state="session")
-neurons = c4.number_input("Dense neurons", 1, 100_000, key=P + "neurons",
-                          persist_state="session")
-filters = c5.number_input("Conv filters F", 1, 4096, key=P + "filters",
-                          persist_state="session")
-k = c6.number_input("Kernel k×k", 1, 31, key=P + "kernel", persist_state="session")
-h, w, c, neurons, filters, k = map(int, (h, w, c, neurons, filters, k))
+h, w, c, neurons, filters, k = (
+    int(widgets.number(param, label, col)) for param, label, col in zip(
+        (HEIGHT, WIDTH, CHANNELS, NEURONS, FILTERS, KERNEL),
+        ("Height H", "Width W", "Channels C", "Dense neurons", "Conv filters F", "Kernel k×k"),
+        st.columns(6), strict=True))
 try:
-    dense = arithmetic.dense_params(h * w * c, neurons)
-    conv = arithmetic.conv_params(c, filters, k)
+    dense = dense_params(h * w * c, neurons)
+    conv = conv_params(c, filters, k)
     left, right = st.columns(2)
     left.markdown(
         f"**Dense layer of {neurons:,} neurons** on {h}×{w}×{c} = {h * w * c:,} inputs  \n"
         f"parameters = neurons × (inputs + 1)  \n"
-        f"`{arithmetic.dense_params_text(h * w * c, neurons)}`"
+        f"`{dense_params_text(h * w * c, neurons)}`"
     )
     right.markdown(
         f"**Convolution of {filters:,} {k}×{k} filters** on {c} channel"
         f"{'s' if c > 1 else ''}  \nparameters = F × (k·k·C + 1)  \n"
-        f"`{arithmetic.conv_params_text(c, filters, k)}`"
+        f"`{conv_params_text(c, filters, k)}`"
     )
     ratio = dense / conv
     st.markdown(
@@ -146,7 +141,7 @@ try:
     st.caption(
         "The convolution's count does not depend on H and W: the same weights slide over "
         "every position. It still does a lot of work: with 'same' padding its output is "
-        f"H×W×F, so `{arithmetic.conv_macs_text((h, w), c, filters, k)}` multiply-adds."
+        f"H×W×F, so `{conv_macs_text((h, w), c, filters, k)}` multiply-adds."
     )
 except ParameterError as err:
     st.error(f"These numbers do not make a layer. {err}", icon=":material/block:")
@@ -155,7 +150,7 @@ except ParameterError as err:
 st.subheader("From LeNet to ResNet")
 params = [totals[model]["params"] if model else GOOGLENET_PARAMS
           for _, _, model, _ in MILESTONES]
-st.plotly_chart(structure.timeline_figure(MILESTONES, params), key=P + "timeline")
+st.plotly_chart(networks.timeline_figure(MILESTONES, params), key=P + "timeline")
 st.dataframe(
     [{"year": year, "network": label, "parameters": p, "what it introduced": note}
      for (label, year, _, note), p in zip(MILESTONES, params, strict=True)],
@@ -169,4 +164,4 @@ st.caption(
     f"classifiers ({GOOGLENET_PARAMS:,})."
 )
 
-publish(PARAMS)
+link.publish()

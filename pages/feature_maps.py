@@ -4,65 +4,51 @@ learned kernel behind a channel (which the Convolution page can apply to any ima
 URL keys: ``model``, ``layer``, ``scaling`` (shared | independent), ``channel``.
 """
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import math
 
 import streamlit as st
 
-from cnnviz import ImageError, LayerError, ModelError, plots
-from cnnviz.activations import activation_pair, map_limits, rank_channels, spatial_layers
-from cnnviz.filters import carry_problem, conv_weights, first_conv, kernel_of, kernel_query
-from cnnviz.models import MODELS, load_model
-from ui import network_pages as net
-from ui import state
-from ui.urlstate import UrlParam, choice, int_in, publish
+from cnnviz import (
+    ImageError,
+    LayerError,
+    ModelError,
+    activation_pair,
+    carry_problem,
+    channel_ranking,
+    conv_weights,
+    kernel_of,
+    kernel_slices,
+    map_limits,
+    maps_figure,
+    rank_channels,
+)
+from ui import catalog, defaults, state, views, widgets
+from ui.boot import ensure_app_navigation
+from ui.cache import models, networks
+from ui.urlstate import Link, choice_param
+from ui.widgets import shape_text
 
-P = "fmaps."  # widget-key prefix of this page
-SCALINGS = ("shared", "independent")
-CONVOLUTION_PAGE = "pages/convolution.py"
-#: The Convolution page's widget keys that a carried kernel replaces. They are cleared before
-#: switching, so that page seeds them from the link even when it was open before.
-CONVOLUTION_KEYS = ("conv.kernel", "conv.weights", "conv.gray")
+ensure_app_navigation()
+
+PAGE = catalog.FEATURE_MAPS
+P = PAGE.prefix
 MAIN_PX = 900  # about the width of the page's main column, for sizing figures
-
-
-def _layers(name: str) -> list[str]:
-    return [s.name for s in spatial_layers(net.steps(name))]
-
-
-def _dependent(name: str) -> list[UrlParam]:
-    return [
-        UrlParam("layer", (P + "layer",), first_conv(load_model(name)), choice(_layers(name))),
-        UrlParam("scaling", (P + "scaling",), "shared", choice(SCALINGS)),
-        UrlParam("channel", (P + "channel",), 0, int_in(0, 4095)),
-    ]
-
-
-def _model_changed() -> None:
-    try:
-        st.session_state[P + "layer"] = first_conv(load_model(st.session_state[P + "model"]))
-    except (ModelError, LayerError):
-        return  # the page shows the error
-    st.session_state[P + "channel"] = 0
+CONTROLS = widgets.NetworkControls(
+    PAGE, defaults.NETWORK_MODEL, defaults.feature_map_layer, networks.spatial_layers,
+    more=lambda name: [choice_param("scaling", P + "scaling", "shared",
+                                    ("shared", "independent"))])
 
 
 def _show_first_layer() -> None:
-    st.session_state[P + "layer"] = first_conv(load_model(st.session_state[P + "model"]))
+    name = st.session_state[CONTROLS.model.widget]
+    st.session_state[CONTROLS.layer.widget] = defaults.feature_map_layer(name)
 
 
 def _take_click(chart_key: str) -> None:
     """A click on a map of a mosaic (a point of its invisible marker overlay)."""
     points = st.session_state[chart_key]["selection"]["points"]
     if points and points[0].get("customdata") is not None:
-        st.session_state[P + "channel"] = int(points[0]["customdata"])
-
-
-def _shape(shape) -> str:
-    return "×".join(str(s) for s in shape)
+        st.session_state[CONTROLS.channel.widget] = int(points[0]["customdata"])
 
 
 image = state.current_image()
@@ -73,48 +59,37 @@ st.markdown(
     "the activation that follows (a ReLU sets every negative value to 0: blue disappears), "
     "which channels respond most, and the learned kernel behind any channel."
 )
-PARAMS = net.seed_url(P, _dependent)
+link = Link()
+(SCALING,) = CONTROLS.seed(link)
 
 c1, c2, c3 = st.columns([2, 2, 1.4])
-with c1:
-    name = net.model_picker(P, on_change=_model_changed)
+name = CONTROLS.picker(c1)
 try:
-    model = net.model(name)
-    steps = net.steps(name)
+    network = models.network(name)
+    steps = networks.layer_steps(name)
 except (ModelError, LayerError) as err:
-    st.error(str(err), icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
-options = [s.name for s in spatial_layers(steps)]
+    link.stop(str(err))
 shapes = {s.name: s for s in steps}
-if st.session_state[P + "layer"] not in options:  # e.g. a layer of the model shown before
-    st.session_state[P + "layer"] = first_conv(model)
-with c2:
-    layer = st.selectbox(
-        "Layer", options, key=P + "layer", persist_state="session",
-        format_func=lambda n: f"{n} · {shapes[n].kind} · {_shape(shapes[n].output_shape)}",
-    )
+layer = CONTROLS.layer_picker(name, "Layer", c2, steps=steps)
 with c3:
-    scaling = st.segmented_control(
-        "Colours", SCALINGS, key=P + "scaling", required=True, persist_state="session",
-        format_func={"shared": "one scale", "independent": "each map its own"}.get,
+    scaling = widgets.segmented(
+        SCALING, "Colours", format_func={"shared": "one scale",
+                                         "independent": "each map its own"}.get,
         help="One scale: the same colour means the same value in every map of the layer, so "
         "strong and weak maps can be compared. Each map its own: every map uses the full "
         "red-blue range, so a weak map shows its pattern too.",
     )
-trained = net.weights_badge(model)
+trained = widgets.weights_badge(network.model)
 
 # --- the maps ----------------------------------------------------------------------------------
-pair = activation_pair(model, steps, layer)
+pair = activation_pair(network.model, steps, layer)
 order = [s.name for s in steps]
 wanted = sorted({layer, *((pair.before, pair.after) if pair else ())}, key=order.index)
 try:
-    with net.spinner_for(name, f"Running {name} on your image…"):
-        maps = net.layer_maps(name, image, tuple(wanted))
+    with models.spinner_for(name, f"Running {name} on your image…"):
+        maps = networks.layer_maps(network, image, wanted)
 except (LayerError, ImageError, ValueError) as err:
-    st.error(f"The network cannot run on this image. {err}", icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
+    link.stop(f"The network cannot run on this image. {err}")
 
 shared = scaling == "shared"
 
@@ -128,10 +103,6 @@ def _shared_limit(n: str) -> float:
     return float(max(map_limits(maps[g], True)[0] for g in group))
 
 
-channels = maps[layer].shape[0]
-columns = min(channels, max(4, math.ceil(math.sqrt(channels))))  # 16 maps: 4×4
-
-
 def _title(n: str) -> str:
     if pair is not None and n == pair.after:
         return f"After {pair.kind}: {n}"
@@ -142,20 +113,19 @@ def _title(n: str) -> str:
     return n
 
 
-cols = st.columns(len(wanted))
-for col, n in zip(cols, wanted, strict=True):
+channels = maps[layer].shape[0]
+columns = min(channels, max(4, math.ceil(math.sqrt(channels))))  # 16 maps: 4×4
+for i, (col, n) in enumerate(zip(st.columns(len(wanted)), wanted, strict=True)):
     m = maps[n]
     limits = [_shared_limit(n)] * len(m) if shared else map_limits(m, False)
-    key = P + "mosaic." + str(wanted.index(n))
-    with col:
-        st.markdown(f"**{_title(n)}** · {_shape(m.shape)}")
-        st.plotly_chart(
-            plots.maps_figure(m, limits, labels=[f"#{c}" for c in range(len(m))],
-                              columns=columns, tile_px=96,
-                              shared_limit=_shared_limit(n) if shared else None,
-                              width_px=MAIN_PX // len(wanted), show_labels=channels <= 64),
-            key=key, on_select=lambda key=key: _take_click(key), selection_mode="points")
-notes = [f"{channels} channels of {_shape(maps[layer].shape[1:])}. Click a map to open it "
+    key = P + f"mosaic.{i}"
+    col.markdown(f"**{_title(n)}** · {shape_text(m.shape)}")
+    col.plotly_chart(
+        maps_figure(m, limits, labels=[f"#{c}" for c in range(len(m))], columns=columns,
+                    tile_px=96, shared_limit=_shared_limit(n) if shared else None,
+                    width_px=MAIN_PX // len(wanted), show_labels=channels <= 64),
+        key=key, on_select=lambda key=key: _take_click(key), selection_mode="points")
+notes = [f"{channels} channels of {shape_text(maps[layer].shape[1:])}. Click a map to open it "
          "below."]
 if pair is not None and pair.between:
     notes.append(f"{' → '.join((layer, *pair.between))}: batch norm rescales and shifts each "
@@ -166,56 +136,48 @@ st.caption(" ".join(notes))
 
 # --- ranking -----------------------------------------------------------------------------------
 ranked = pair.after if pair is not None else layer
-means, order = rank_channels(maps[ranked])
+means, ranking = rank_channels(maps[ranked])
 st.subheader("Which channels respond most")
-st.plotly_chart(plots.channel_ranking(means, order, max_bars=64), key=P + "ranking")
+st.plotly_chart(channel_ranking(means, ranking, max_bars=64), key=P + "ranking")
 st.caption(f"Channels of {ranked} by their mean value on this image"
            + (" (what the next layer receives)" if ranked != layer else "")
            + (f"; the first 64 of {len(means)}." if len(means) > 64 else "."))
 
 # --- one channel ----------------------------------------------------------------------------------
 st.subheader("One channel")
-channel = net.channel_box(P, channels)
-rank = int(list(order).index(channel)) + 1 if len(order) == channels else None
-big_cols = st.columns(len(wanted))
-for col, n in zip(big_cols, wanted, strict=True):
+channel = widgets.channel_box(CONTROLS.channel, channels)
+for i, (col, n) in enumerate(zip(st.columns(len(wanted)), wanted, strict=True)):
     m = maps[n][channel]
     lim = _shared_limit(n) if shared else float(map_limits(m[None], True)[0])
-    col.plotly_chart(plots.maps_figure(m[None], [lim], labels=[f"{n} · channel {channel}"],
-                                       columns=1, tile_px=512, shared_limit=lim,
-                                       width_px=MAIN_PX // len(wanted),
-                                       title=f"{_title(n)}, channel {channel}"),
-                     key=P + "big." + str(wanted.index(n)))
-if rank is not None:
-    st.caption(f"Channel {channel} ranks {rank} of {channels} by mean activation "
-               f"({means[channel]:.4g}).")
+    col.plotly_chart(maps_figure(m[None], [lim], labels=[f"{n} · channel {channel}"], columns=1,
+                                 tile_px=512, shared_limit=lim, width_px=MAIN_PX // len(wanted),
+                                 title=f"{_title(n)}, channel {channel}"), key=P + f"big.{i}")
+if len(ranking) == channels:
+    st.caption(f"Channel {channel} ranks {list(ranking).index(channel) + 1} of {channels} by "
+               f"mean activation ({means[channel]:.4g}).")
 
 if shapes[layer].kind != "Conv2d":
     st.info(f"{layer} is a {shapes[layer].kind} layer: it has no kernel of its own. Choose a "
             "convolution to see the weights behind a channel.", icon=":material/info:")
-    publish(PARAMS)
-    st.stop()
+    link.stop()
 
-weights = conv_weights(model, layer)[channel]  # (C_in, kh, kw)
+weights = conv_weights(network.model, layer)[channel]  # (C_in, kh, kw)
 c_in, kh, kw = weights.shape
-first = first_conv(model)
-slice_names = (["R", "G", "B"] if c_in == 3 and layer == first and MODELS[name].input_size[0] == 3
-               else ["grey"] if c_in == 1 and layer == first else None)
+first = defaults.feature_map_layer(name)
 st.markdown(f"**The kernel of channel {channel}**: {c_in} slice{'s' if c_in > 1 else ''} of "
             f"{kh}×{kw}, one per channel of the layer's input"
             + (f" (the first 16 of {c_in} shown)" if c_in > 16 else "") + ".")
-st.plotly_chart(plots.kernel_slices(weights, names=slice_names), key=P + "kernel")
+st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, layer, c_in)),
+                key=P + "kernel")
 
-kernel = kernel_of(model, layer, channel)
+kernel = kernel_of(network.model, layer, channel)
 problem = carry_problem(kernel)
 if problem is None:
-    query = kernel_query(kernel, sample=image.name if image.source == "sample" else None)
-    if st.button("Apply this learned kernel on the Convolution page",
-                 icon=":material/open_in_new:", key=P + "apply", type="primary"):
-        for key in CONVOLUTION_KEYS:
-            st.session_state.pop(key, None)
-        publish(PARAMS)
-        st.switch_page(CONVOLUTION_PAGE, query_params=query)
+    view = views.kernel_view(kernel, sample=image.name if image.source == "sample" else None)
+    if st.button(view.label, icon=":material/open_in_new:", key=P + "apply", type="primary",
+                 on_click=views.prepare, args=(view,)):
+        link.publish()
+        views.open_view(view)
     st.caption("The Convolution page then slides exactly these weights over "
                + ("your image" if image.source != "sample" else f"the {image.label} image")
                + ", step by step. Without the network's input standardisation and bias the "
@@ -228,4 +190,4 @@ else:
     st.button(f"Show the first layer ({first}) instead", key=P + "first",
               on_click=_show_first_layer)
 
-publish(PARAMS)
+link.publish()

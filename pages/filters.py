@@ -4,58 +4,36 @@ processing, and the kernels of deeper layers slice by slice.
 URL keys: ``model``, and the deeper filter shown: ``layer``, ``filter``.
 """
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import numpy as np
 import streamlit as st
 
-from cnnviz import ImageError, LayerError, ModelError, plots
-from cnnviz.filters import (
+from cnnviz import (
     COMPARED_PRESETS,
+    PRESETS,
+    ImageError,
+    LayerError,
+    ModelError,
     closest_filters,
     conv_weights,
-    first_conv,
-    preset_responses,
+    filter_grid,
+    kernel_slices,
+    maps_figure,
 )
-from cnnviz.inspect import conv_layers
-from cnnviz.kernels import PRESETS
-from cnnviz.models import MODELS, load_model
-from ui import network_pages as net
-from ui import state
-from ui.urlstate import UrlParam, choice, int_in, publish
+from ui import catalog, defaults, state, widgets
+from ui.boot import ensure_app_navigation
+from ui.cache import models, networks
+from ui.urlstate import Link
 
-P = "filters."  # widget-key prefix of this page
+ensure_app_navigation()
 
-
-def _default_layer(name: str) -> str:
-    """The second convolution (the first one that looks at maps, not pixels)."""
-    convs = conv_layers(load_model(name))
-    return convs[1] if len(convs) > 1 else convs[0]
+PAGE = catalog.FILTERS
+P = PAGE.prefix
+CONTROLS = widgets.NetworkControls(PAGE, defaults.NETWORK_MODEL, defaults.filter_layer,
+                                   networks.conv_layers, unit="filter")
 
 
-def _dependent(name: str) -> list[UrlParam]:
-    return [
-        UrlParam("layer", (P + "layer",), _default_layer(name),
-                 choice(conv_layers(load_model(name)))),
-        UrlParam("filter", (P + "filter",), 0, int_in(0, 4095)),
-    ]
-
-
-def _model_changed() -> None:
-    try:
-        st.session_state[P + "layer"] = _default_layer(st.session_state[P + "model"])
-    except (ModelError, LayerError):
-        return  # the page shows the error
-    st.session_state[P + "filter"] = 0
-
-
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def _preset_responses(name: str, digest: str, _x: np.ndarray) -> np.ndarray:
-    """The compared presets on the grey version (channel mean) of the model's input."""
-    return preset_responses(_x[0].mean(axis=0))
+def _own_scale(maps: np.ndarray) -> list[float]:
+    return [float(np.abs(m).max()) or 1.0 for m in maps]
 
 
 image = state.current_image()
@@ -66,24 +44,22 @@ st.markdown(
     "can be drawn as tiny pictures; deeper kernels look at the maps of the layer before, one "
     "slice per map."
 )
-PARAMS = net.seed_url(P, _dependent)
-name = net.model_picker(P, on_change=_model_changed)
+link = Link()
+CONTROLS.seed(link)
+name = CONTROLS.picker()
 try:
-    model = net.model(name)
-    first = first_conv(model)
-    convs = conv_layers(model)
-    first_weights = conv_weights(model, first)  # (F, C, kh, kw)
+    network = models.network(name)
+    first = defaults.feature_map_layer(name)
+    first_weights = conv_weights(network.model, first)  # (F, C, kh, kw)
 except (ModelError, LayerError) as err:
-    st.error(str(err), icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
-trained = net.weights_badge(model)
+    link.stop(str(err))
+trained = widgets.weights_badge(network.model)
 n_filters, c_in, kh, kw = first_weights.shape
 
 # --- the first layer --------------------------------------------------------------------------
 st.subheader(f"The first layer: {n_filters} kernels of {kh}×{kw}"
              + (" × 3 colours" if c_in == 3 else ""))
-st.plotly_chart(plots.filter_grid(first_weights, columns=16 if n_filters > 32 else 8),
+st.plotly_chart(filter_grid(first_weights, columns=16 if n_filters > 32 else 8),
                 key=P + "first")
 if c_in == 3:
     st.caption(
@@ -112,14 +88,12 @@ st.markdown(
     "apart."
 )
 try:
-    with net.spinner_for(name, f"Running {name} on your image…"):
-        x = net.model_input(name, image)
-        learned_maps = net.layer_maps(name, image, (first,))[first]
-        preset_maps = _preset_responses(name, image.digest, x)
+    with models.spinner_for(name, f"Running {name} on your image…"):
+        x = networks.model_input(name, image)
+        learned_maps = networks.layer_maps(network, image, (first,))[first]
+        preset_maps = networks.preset_responses(name, image)
 except (LayerError, ImageError, ValueError) as err:
-    st.error(f"The network cannot run on this image. {err}", icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
+    link.stop(f"The network cannot run on this image. {err}")
 
 matches = closest_filters(first_weights)
 labels = [PRESETS[p].label for p in COMPARED_PRESETS]
@@ -129,9 +103,9 @@ if matches:
     summed = first_weights.sum(axis=1)  # (F, kh, kw): the kernel a grey image meets
     stack = np.concatenate([np.stack([PRESETS[p].kernel for p in COMPARED_PRESETS]),
                             summed[picked]])
-    st.plotly_chart(plots.kernel_slices(stack, names=[*labels, *learned_labels],
-                                        columns=len(COMPARED_PRESETS), own_scale=True,
-                                        max_slices=len(stack)), key=P + "pairs")
+    st.plotly_chart(kernel_slices(stack, names=[*labels, *learned_labels],
+                                  columns=len(COMPARED_PRESETS), own_scale=True,
+                                  max_slices=len(stack)), key=P + "pairs")
     st.dataframe(
         [{"hand-made": PRESETS[m.preset].label, "most similar learned kernel": f"#{m.filter}",
           "cosine similarity": round(m.cosine, 3),
@@ -151,39 +125,32 @@ else:
                "compared number by number; their responses are shown side by side below.")
 
 left, right = st.columns(2)
-with left:
-    st.markdown("**Hand-made kernels** on the grey input")
-    st.plotly_chart(plots.maps_figure(preset_maps, [float(np.abs(m).max()) or 1.0
-                                                     for m in preset_maps],
-                                      labels=labels, columns=2, tile_px=224, width_px=440,
-                                      show_labels=True),
-                    key=P + "preset_maps")
-with right:
-    st.markdown(f"**Learned kernels** of {first} on the same input")
-    chosen = learned_maps[picked]
-    st.plotly_chart(plots.maps_figure(chosen, [float(np.abs(m).max()) or 1.0 for m in chosen],
-                                      labels=learned_labels, columns=2, tile_px=224,
-                                      width_px=440, show_labels=True), key=P + "learned_maps")
+left.markdown("**Hand-made kernels** on the grey input")
+left.plotly_chart(maps_figure(preset_maps, _own_scale(preset_maps), labels=labels, columns=2,
+                              tile_px=224, width_px=440, show_labels=True),
+                  key=P + "preset_maps")
+right.markdown(f"**Learned kernels** of {first} on the same input")
+chosen = learned_maps[picked]
+right.plotly_chart(maps_figure(chosen, _own_scale(chosen), labels=learned_labels, columns=2,
+                               tile_px=224, width_px=440, show_labels=True),
+                   key=P + "learned_maps")
 st.caption(f"Both on the {x.shape[2]}×{x.shape[3]} input the network sees (the hand-made ones "
            "on its grey version), each map on its own red-blue scale. The learned maps are "
            f"{first}'s own outputs, before any activation.")
 
 # --- deeper layers ------------------------------------------------------------------------------
 st.subheader("Deeper layers: one slice per input map")
-if st.session_state[P + "layer"] not in convs:  # e.g. a layer of the model shown before
-    st.session_state[P + "layer"] = _default_layer(name)
 l_col, f_col = st.columns([2, 1])
-with l_col:
-    layer = st.selectbox("Convolution", convs, key=P + "layer", persist_state="session")
-weights = conv_weights(model, layer)  # (F, C, kh, kw)
-with f_col:
-    st.session_state[P + "filter"] = min(int(st.session_state[P + "filter"]), len(weights) - 1)
-    f = int(st.number_input(f"Filter (0–{len(weights) - 1})", 0, len(weights) - 1,
-                            key=P + "filter", persist_state="session"))
+layer = CONTROLS.layer_picker(name, "Convolution", l_col)
+weights = conv_weights(network.model, layer)  # (F, C, kh, kw)
+key = CONTROLS.channel.widget
+st.session_state[key] = min(int(st.session_state[key]), len(weights) - 1)
+f = int(f_col.number_input(f"Filter (0–{len(weights) - 1})", 0, len(weights) - 1, key=key,
+                           persist_state="session"))
 kernel = weights[f]  # (C, kh, kw)
-names = (["R", "G", "B"] if kernel.shape[0] == 3 and MODELS[name].input_size[0] == 3
-         and layer == first else None)
-st.plotly_chart(plots.kernel_slices(kernel, names=names), key=P + "slices")
+names = widgets.slice_names(name, layer, kernel.shape[0])
+st.plotly_chart(kernel_slices(kernel, names=names if names != ["grey"] else None),
+                key=P + "slices")
 c = kernel.shape[0]
 st.caption(
     f"Filter {f} of {layer}: {c} slice{'s' if c > 1 else ''} of {kernel.shape[1]}×"
@@ -195,4 +162,4 @@ st.caption(
                  "image's channels.")
 )
 
-publish(PARAMS)
+link.publish()

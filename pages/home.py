@@ -1,14 +1,12 @@
 """Home: what each page teaches, in lecture order, and the current image."""
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import streamlit as st
 
-from ui import catalog, predictions, state
+from ui import catalog, state, widgets
+from ui.boot import ensure_app_navigation
 from ui.sidebar import escape_markdown
+
+ensure_app_navigation()
 
 st.title("cnnviz: convolutional networks, one image at a time")
 st.markdown(
@@ -20,8 +18,6 @@ st.markdown(
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("The lesson, page by page")
-    if not catalog.LESSON:
-        st.info("The lesson pages are being built; the image picker already works.")
     for number, page in enumerate(catalog.LESSON, start=1):
         st.page_link(page.path, label=f"{number}. {page.title}", icon=page.icon)
         st.caption(page.teaches)
@@ -33,6 +29,6 @@ with right:
              caption=f"{escape_markdown(image.label)}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch")
     st.subheader("What the bundled digits network says")
-    predictions.show_top3("digits", image)
+    widgets.show_top3("digits", image)
     st.caption("Its three most likely digits for this image. It has only ever seen handwritten "
                "digits, so a photograph gets a guess: try an MNIST sample or draw a digit.")

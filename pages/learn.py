@@ -1,23 +1,20 @@
 """Learn: a guided tour through the app, nine steps in the order of a lesson."""
 
+import streamlit as st
+
+from ui import catalog, state, tour, views
 from ui.boot import ensure_app_navigation
+from ui.urlstate import Link, int_param
 
 ensure_app_navigation()
 
-
-import streamlit as st
-
-from ui import playground, state, tour
-from ui.urlstate import UrlParam, int_in, publish
-
-P = "learn."  # widget-key prefix of this page
-STEP = P + "step"
+PAGE = catalog.LEARN
 N = len(tour.STEPS)
-PARAMS = [UrlParam("step", (STEP,), 1, int_in(1, N))]
+STEP = int_param("step", PAGE.key("step"), 1, 1, N)
 
 
 def _go(delta: int) -> None:
-    st.session_state[STEP] = min(max(int(st.session_state[STEP]) + delta, 1), N)
+    st.session_state[STEP.widget] = min(max(int(st.session_state[STEP.widget]) + delta, 1), N)
 
 
 st.title("Learn")
@@ -27,9 +24,10 @@ st.markdown(
     "settings and gives you something to try there; the answers are worked out on the image "
     "in the sidebar."
 )
-playground.show_url_notices(PARAMS)
+link = Link()
+link.seed([STEP])
 
-number = st.selectbox("Step", range(1, N + 1), key=STEP, persist_state="session",
+number = st.selectbox("Step", range(1, N + 1), key=STEP.widget, persist_state="session",
                       format_func=lambda i: f"{i}. {tour.STEPS[i - 1][0]}")
 st.progress(number / N, text=f"Step {number} of {N}")
 
@@ -54,10 +52,10 @@ if step.note:
 
 st.subheader("See it in the app")
 for i, view in enumerate(step.views):
-    if st.button(view.label, key=f"{P}view.{number}.{i}", icon=":material/open_in_new:",
-                 on_click=tour.prepare_view, args=(view,)):
-        publish(PARAMS)
-        st.switch_page(view.page, query_params=view.params)
+    if st.button(view.label, key=PAGE.key(f"view.{number}.{i}"), icon=":material/open_in_new:",
+                 on_click=views.prepare, args=(view,)):
+        link.publish()
+        views.open_view(view)
     st.caption(f"Link to share: `{view.url}`")
 
 st.subheader("Try this")
@@ -68,14 +66,14 @@ for i, item in enumerate(step.tries, start=1):
 
 st.divider()
 back, ahead = st.columns(2)
-back.button("Previous step", key=P + "previous", icon=":material/arrow_back:",
+back.button("Previous step", key=PAGE.key("previous"), icon=":material/arrow_back:",
             on_click=_go, args=(-1,), disabled=number == 1, width="stretch")
 if number < N:
-    ahead.button(f"Next: {tour.STEPS[number][0]}", key=P + "next", type="primary",
+    ahead.button(f"Next: {tour.STEPS[number][0]}", key=PAGE.key("next"), type="primary",
                  icon=":material/arrow_forward:", on_click=_go, args=(1,), width="stretch")
 else:
     with ahead:
         st.page_link(tour.QUIZ_PAGE, label="The end of the tour. Test yourself: the Quiz",
                      icon=":material/quiz:")
 
-publish(PARAMS)
+link.publish()

@@ -1,20 +1,22 @@
 """Models: the networks that ship with the app, and the classic architectures."""
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import json
 
 import streamlit as st
 
-from cnnviz import MODELS, ModelError, load_model
-from ui import playground, predictions, state
-from ui.urlstate import UrlParam, choice, publish
+from cnnviz import MODELS, ModelError
+from ui import catalog, defaults, state, widgets
+from ui.boot import ensure_app_navigation
+from ui.cache import models
+from ui.urlstate import Link, choice_param
 
-P = "models."
-PARAMS = [UrlParam("model", (P + "model",), "digits", choice(tuple(MODELS)))]
+ensure_app_navigation()
+
+PAGE = catalog.MODELS_PAGE
+MODEL = choice_param("model", PAGE.key("model"), defaults.NETWORK_MODEL, tuple(MODELS))
+CARD_FIELDS = (("data", "Data"), ("split", "Split"), ("preprocessing", "Input"),
+               ("epochs", "Epochs"), ("training_seconds", "Training time (s)"),
+               ("torch_version", "torch"), ("date", "Trained on"), ("command", "Reproduce with"))
 
 st.title("Models")
 st.markdown(
@@ -25,37 +27,28 @@ st.markdown(
     "torch cache or can be downloaded. Without them the architecture is real but the weights "
     "are random, and the page says so."
 )
-playground.show_url_notices(PARAMS)
-name = st.selectbox("Model", tuple(MODELS), key=P + "model", persist_state="session",
-                    format_func=lambda n: f"{n}: {MODELS[n].description}")
+link = Link()
+link.seed([MODEL])
+name = widgets.select(MODEL, "Model", format_func=lambda n: f"{n}: {MODELS[n].description}")
 spec = MODELS[name]
 
 try:
-    with st.spinner(f"Loading {name}…"):
-        model = load_model(name)
+    model = models.model(name)
 except ModelError as err:
-    st.error(str(err), icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
+    link.stop(str(err))
 
-pretrained = bool(getattr(model, "cnnviz_pretrained", False))
-if pretrained:
-    st.badge("trained weights", icon=":material/check_circle:", color="green")
-else:
-    st.badge("untrained: random weights", icon=":material/warning:", color="orange",
-             help="The shapes, sizes and parameter counts are those of the real network; its "
-             "answers are noise.")
-    if spec.card is None:
-        st.info(
-            "torchvision's ImageNet weights for this network are not in the torch cache "
-            "(`$TORCH_HOME/hub/checkpoints`, by default `~/.cache/torch`) and could not be "
-            "downloaded: there is no internet here, or `CNNVIZ_OFFLINE=1` is set. With a "
-            "connection they are downloaded once, on first use.", icon=":material/cloud_off:")
+pretrained = widgets.weights_badge(model, "The shapes, sizes and parameter counts are those of "
+                                   "the real network; its answers are noise.")
+if not pretrained and spec.card is None:
+    st.info(
+        "torchvision's ImageNet weights for this network are not in the torch cache "
+        "(`$TORCH_HOME/hub/checkpoints`, by default `~/.cache/torch`) and could not be "
+        "downloaded: there is no internet here, or `CNNVIZ_OFFLINE=1` is set. With a "
+        "connection they are downloaded once, on first use.", icon=":material/cloud_off:")
 
 c, h, w = spec.input_size
-parameters = sum(p.numel() for p in model.parameters())
 m1, m2, m3 = st.columns(3)
-m1.metric("Parameters", f"{parameters:,}")
+m1.metric("Parameters", f"{sum(p.numel() for p in model.parameters()):,}")
 m2.metric("Input (C × H × W)", f"{c} × {h} × {w}")
 m3.metric("Classes", f"{len(spec.class_names):,}")
 st.caption(f"Weights: {spec.weights_source}.")
@@ -69,19 +62,15 @@ with left:
         if accuracy is not None:
             st.markdown(f"**Held-out accuracy:** {accuracy:.1%} on "
                         f"{card.get('heldout_images', '?'):,} images it never trained on.")
-        for key, label in (("data", "Data"), ("split", "Split"), ("preprocessing", "Input"),
-                           ("epochs", "Epochs"), ("training_seconds", "Training time (s)"),
-                           ("torch_version", "torch"), ("date", "Trained on"),
-                           ("command", "Reproduce with")):
+        for key, label in CARD_FIELDS:
             if key in card:
                 st.markdown(f"**{label}:** {card[key]}")
     with st.expander("The layers, as PyTorch prints them"):
         st.code(str(model), language=None)
 with right:
-    image = state.current_image()
     st.subheader("On your image")
     if pretrained:
-        predictions.show_top3(name, image)
+        widgets.show_top3(name, state.current_image())
         st.caption(f"The {name} network's three most likely classes for the sidebar image, "
                    "after its own preprocessing.")
     else:
@@ -94,4 +83,4 @@ st.dataframe(
      for n, s in MODELS.items()],
     hide_index=True,
 )
-publish(PARAMS)
+link.publish()

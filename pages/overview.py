@@ -4,51 +4,37 @@ URL keys: ``model``, ``scale`` (local | layer | global), and the map opened larg
 and ``channel``.
 """
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import functools
 
 import streamlit as st
 
-from cnnviz import ImageError, LayerError, ModelError, plots
-from cnnviz.activations import SCALES, SKIPPED, color_limits, overview_layers
-from cnnviz.models import MODELS, load_model
-from cnnviz.plots import vector_grid
-from ui import network_pages as net
-from ui import state
-from ui.urlstate import UrlParam, choice, int_in, publish
+from cnnviz import (
+    OVERVIEW_SCALES,
+    SKIPPED,
+    ImageError,
+    LayerError,
+    ModelError,
+    color_limits,
+    maps_figure,
+    probability_bars,
+    vector_grid,
+)
+from ui import catalog, defaults, state, widgets
+from ui.boot import ensure_app_navigation
+from ui.cache import models, networks
+from ui.urlstate import Link, choice_param
+from ui.widgets import shape_text
 
-P = "overview."  # widget-key prefix of this page
+ensure_app_navigation()
+
+PAGE = catalog.OVERVIEW
+P = PAGE.prefix
 SHOWN = 8  # maps drawn per layer
 SCALE_LABELS = {"local": "per map", "layer": "per layer", "global": "whole network"}
-
-
-def _layer_options(name: str) -> list[str]:
-    return ["input", *overview_layers(load_model(name))]
-
-
-def _default_layer(name: str) -> str:
-    options = _layer_options(name)
-    return options[1] if len(options) > 1 else options[0]
-
-
-def _dependent(name: str) -> list[UrlParam]:
-    return [
-        UrlParam("scale", (P + "scale",), "layer", choice(SCALES)),
-        UrlParam("layer", (P + "layer",), _default_layer(name), choice(_layer_options(name))),
-        UrlParam("channel", (P + "channel",), 0, int_in(0, 4095)),
-    ]
-
-
-def _model_changed() -> None:
-    try:
-        st.session_state[P + "layer"] = _default_layer(st.session_state[P + "model"])
-    except ModelError:
-        return  # the page shows the error
-    st.session_state[P + "channel"] = 0
+CONTROLS = widgets.NetworkControls(
+    PAGE, defaults.NETWORK_MODEL, defaults.overview_layer,
+    lambda name: ("input", *networks.overview_layers(name)),
+    more=lambda name: [choice_param("scale", P + "scale", "layer", OVERVIEW_SCALES)])
 
 
 def _take_click(names: list[str]) -> None:
@@ -56,14 +42,8 @@ def _take_click(names: list[str]) -> None:
     points = st.session_state[P + "network"]["selection"]["points"]
     if points and points[0].get("customdata") is not None:
         column, channel = (int(v) for v in points[0]["customdata"])
-        st.session_state[P + "layer"] = names[column]
-        st.session_state[P + "channel"] = max(channel, 0)
-
-
-@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
-def _network_figure(name: str, digest: str, scale: str, _columns):
-    limits, shared = color_limits(_columns, scale, SHOWN)
-    return plots.network_figure(_columns, limits, shown=SHOWN, shared_limit=shared)
+        st.session_state[CONTROLS.layer.widget] = names[column]
+        st.session_state[CONTROLS.channel.widget] = max(channel, 0)
 
 
 image = state.current_image()
@@ -75,36 +55,32 @@ st.markdown(
     "white zero, so a **ReLU** column is the column before it with the blue removed, and a "
     "**pool** column is the same maps at half the size."
 )
-PARAMS = net.seed_url(P, _dependent)
+link = Link()
+(SCALE,) = CONTROLS.seed(link)
 
 c1, c2 = st.columns([2, 3])
-with c1:
-    name = net.model_picker(P, on_change=_model_changed)
+name = CONTROLS.picker(c1)
 with c2:
-    scale = st.segmented_control(
-        "Colour scale", SCALES, key=P + "scale", required=True, persist_state="session",
-        format_func=SCALE_LABELS.get,
+    scale = widgets.segmented(
+        SCALE, "Colour scale", format_func=SCALE_LABELS.get,
         help="Per map: every map uses its full red-blue range, so faint maps show their "
         "pattern too. Per layer: maps of one layer can be compared. Whole network: one scale "
         "for every column, so the sizes of values can be compared across layers.",
     )
 try:
-    model = net.model(name)
-    options = _layer_options(name)
-    with net.spinner_for(name, f"Running {name} on your image…"):
-        columns, probs = net.outputs(name, image)
+    network = models.network(name)
+    with models.spinner_for(name, f"Running {name} on your image…"):
+        columns, probs = networks.outputs(network, image)
 except (ModelError, LayerError, ImageError, ValueError) as err:
-    st.error(f"The network cannot run on this image. {err}", icon=":material/error:")
-    publish(PARAMS)
-    st.stop()
-trained = net.weights_badge(model)
+    link.stop(f"The network cannot run on this image. {err}")
+trained = widgets.weights_badge(network.model)
 
 fig_col, prob_col = st.columns([5, 1.3], gap="medium")
 with fig_col:
-    st.plotly_chart(_network_figure(name, image.digest, scale, columns), key=P + "network",
+    st.plotly_chart(networks.network_figure(network, image, scale, SHOWN), key=P + "network",
                     on_select=functools.partial(_take_click, [c.name for c in columns]),
                     selection_mode="points")
-    dropped = any(isinstance(m, SKIPPED) for m in model.modules())
+    dropped = any(isinstance(m, SKIPPED) for m in network.model.modules())
     st.caption(
         f"{len(columns)} columns: the input as the network sees it and every layer"
         + (" (dropout left out: it passes values on unchanged once a network is trained)"
@@ -116,32 +92,24 @@ with fig_col:
         + " Click a map to open it below."
     )
 with prob_col:
-    spec = MODELS[name]
+    classes = models.spec(name).class_names
     st.markdown("**Class probabilities**")
-    st.plotly_chart(plots.probability_bars(spec.class_names, probs, top=10),
-                    key=P + "probs")
+    st.plotly_chart(probability_bars(classes, probs, top=10), key=P + "probs")
     if not trained:
         st.caption("Random weights: these probabilities are noise, not an answer.")
-    elif len(spec.class_names) > 10:
-        st.caption(f"The 10 most likely of {len(spec.class_names):,} classes.")
+    elif len(classes) > 10:
+        st.caption(f"The 10 most likely of {len(classes):,} classes.")
 
 # --- one map, large ---------------------------------------------------------------------------
 st.subheader("Open one map")
-if st.session_state[P + "layer"] not in options:  # e.g. a layer of the model shown before
-    st.session_state[P + "layer"] = _default_layer(name)
 by_name = {c.name: c for c in columns}
 l_col, c_col = st.columns([2, 1])
-with l_col:
-    layer = st.selectbox(
-        "Layer", options, key=P + "layer", persist_state="session",
-        format_func=lambda n: f"{n} · {by_name[n].kind} · "
-        f"{'×'.join(str(s) for s in by_name[n].shape)}",
-    )
+layer = CONTROLS.layer_picker(name, "Layer", l_col, format_func=lambda n: f"{n} · "
+                              f"{by_name[n].kind} · {shape_text(by_name[n].shape)}")
 column = by_name[layer]
 with c_col:
     if column.is_spatial:
-        channels = column.shape[0]
-        channel = net.channel_box(P, channels)
+        channel = widgets.channel_box(CONTROLS.channel, column.shape[0])
     else:
         channel = 0
         st.caption("A vector has no channels: all its values are shown.")
@@ -150,15 +118,15 @@ limits, _ = color_limits(columns, scale)  # the overview's colours, for every ma
 lim = float(limits[[c.name for c in columns].index(layer)][channel])
 if column.is_spatial:
     values = column.values[channel]
-    big = plots.maps_figure(values[None], [lim], labels=[f"{layer} · channel {channel}"],
-                            columns=1, tile_px=512, shared_limit=lim, width_px=620,
-                            title=f"{layer}, channel {channel} of {column.shape[0]}: "
-                            f"{values.shape[0]}×{values.shape[1]}")
+    big = maps_figure(values[None], [lim], labels=[f"{layer} · channel {channel}"], columns=1,
+                      tile_px=512, shared_limit=lim, width_px=620,
+                      title=f"{layer}, channel {channel} of {column.shape[0]}: "
+                      f"{values.shape[0]}×{values.shape[1]}")
 else:
     values = column.values
-    big = plots.maps_figure(vector_grid(values)[None], [lim], labels=[layer], columns=1,
-                            tile_px=4096, shared_limit=lim, width_px=400,
-                            title=f"{layer}: {values.size:,} values, row by row")
+    big = maps_figure(vector_grid(values)[None], [lim], labels=[layer], columns=1,
+                      tile_px=4096, shared_limit=lim, width_px=400,
+                      title=f"{layer}: {values.size:,} values, row by row")
 left, right = st.columns([3, 2])
 left.plotly_chart(big, key=P + "big")
 right.markdown(
@@ -170,4 +138,4 @@ if column.is_spatial and scale != "local":
     right.caption(f"Coloured as in the overview ({SCALE_LABELS[scale]}: ±{lim:.3g}); "
                   "choose *per map* to stretch it to its own range.")
 
-publish(PARAMS)
+link.publish()

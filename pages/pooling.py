@@ -1,60 +1,56 @@
 """Pooling: max, average and global-average pooling, window by window."""
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import numpy as np
 import streamlit as st
 
-from cnnviz import arithmetic
-from cnnviz.arithmetic import ParameterError
-from cnnviz.ops import PoolParams, global_avg_pool
-from ui import compute, playground, state
+from cnnviz import (
+    OUTPUT_SIZE_FORMULA,
+    ParameterError,
+    PoolParams,
+    explain_output_size,
+    format_value,
+    global_avg_pool,
+    pool_output_shape,
+    pool_params,
+)
+from ui import catalog, state, widgets
+from ui.boot import ensure_app_navigation
+from ui.cache import playground
 from ui.urlstate import (
-    UrlParam,
-    choice,
-    flag,
-    format_flag,
+    Link,
+    choice_param,
+    flag_param,
     format_pair,
-    pair_in,
-    publish,
+    pair_param,
+    switched_pair_param,
 )
 
-P = "pool."  # widget-key prefix of this page
-KINDS = ("max", "avg", "global")
+ensure_app_navigation()
+
+PAGE = catalog.POOLING
+P = PAGE.prefix
 KIND_LABELS = {"max": "Max", "avg": "Average", "global": "Global average"}
 #: Outputs up to this many cells are also printed as numbers under the pictures.
 MAX_PRINTED_CELLS = 16 * 16
-
-
-class _StrideParam(UrlParam):
-    """`stride` in the URL: absent while the "stride = window" toggle is on."""
-
-    def current(self):
-        same, sh, sw = super().current()
-        return self.default if same else (False, sh, sw)
-
-
-def _parse_stride(text: str) -> tuple[bool, int, int]:
-    return (False, *pair_in(0, 8)(text))
-
-
-def _format_stride(value: tuple[bool, int, int]) -> str:
-    return format_pair(value[1:])
+image = state.current_image()
+# Gray images (digits, teaching matrices) start in grayscale mode, so their numbers match the
+# textbook; samples with small integer values start with raw 0-255 values.
+KIND = choice_param("kind", P + "kind", "max", tuple(KIND_LABELS))
+SIZE = pair_param("size", (P + "size_h", P + "size_w"), (2, 2), 1, 8)
+STRIDE = switched_pair_param("stride", (P + "same_stride", P + "stride_h", P + "stride_w"),
+                             (2, 2), 0, 8)
+PADDING = pair_param("padding", (P + "pad_h", P + "pad_w"), (0, 0), 0, 4)
+GRAY = flag_param("gray", P + "gray", image.is_gray)
+SCALE = choice_param("scale", P + "scale", image.pixel_scale, ("unit", "raw"))
+STEPS = widgets.step_params(PAGE)
 
 
 def _channel_names(channels: int) -> list[str]:
     return ["R", "G", "B"] if channels == 3 else ["gray"]
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
-
-
 def _as_picture(pooled: np.ndarray, scale: str) -> np.ndarray:
-    """A pooled (H, W, C) result as `plots.picture` shows it: RGB uint8, or the gray map."""
+    """A pooled (H, W, C) result as a picture shows it: RGB uint8, or the gray map."""
     if pooled.shape[2] == 1:
         return pooled[:, :, 0]
     rgb = pooled * 255.0 if scale == "unit" else pooled
@@ -63,24 +59,10 @@ def _as_picture(pooled: np.ndarray, scale: str) -> np.ndarray:
 
 def _numbers(matrix: np.ndarray) -> str:
     """A small 2-D array as aligned text rows, e.g. for a teaching matrix."""
-    cells = [[_fmt(v) for v in row] for row in matrix]
+    cells = [[format_value(v) for v in row] for row in matrix]
     width = max(len(c) for row in cells for c in row)
     return "\n".join("  ".join(c.rjust(width) for c in row) for row in cells)
 
-
-image = state.current_image()
-# Gray images (digits, teaching matrices) start in grayscale mode, so their numbers match the
-# textbook; samples with small integer values start with raw 0-255 values.
-PARAMS = [
-    UrlParam("kind", (P + "kind",), "max", choice(KINDS)),
-    UrlParam("size", (P + "size_h", P + "size_w"), (2, 2), pair_in(1, 8), format_pair),
-    _StrideParam("stride", (P + "same_stride", P + "stride_h", P + "stride_w"), (True, 2, 2),
-                 _parse_stride, _format_stride),
-    UrlParam("padding", (P + "pad_h", P + "pad_w"), (0, 0), pair_in(0, 4), format_pair),
-    UrlParam("gray", (P + "gray",), image.is_gray, flag, format_flag),
-    UrlParam("scale", (P + "scale",), image.pixel_scale, choice(("unit", "raw"))),
-    *playground.step_params(P),
-]
 
 st.title("Pooling")
 st.markdown(
@@ -89,13 +71,13 @@ st.markdown(
     "(average pooling). It works on every channel separately, so the channels stay. "
     "**Global average pooling** takes the mean of a whole channel: one number per channel."
 )
-playground.show_url_notices(PARAMS)
+link = Link()
+link.seed([KIND, SIZE, STRIDE, PADDING, GRAY, SCALE, *STEPS])
 
 # --- controls ---------------------------------------------------------------------------
 kind_col, geometry_col, values_col = st.columns([1.1, 1.4, 1], gap="large")
 with kind_col:
-    kind = st.segmented_control("Pooling", KINDS, key=P + "kind", required=True,
-                                persist_state="session", format_func=KIND_LABELS.get)
+    kind = widgets.segmented(KIND, "Pooling", format_func=KIND_LABELS.get)
     st.caption({
         "max": "Each output cell is the largest value in its window: the strongest response "
                "wins, wherever it sits in the window.",
@@ -106,43 +88,39 @@ with kind_col:
 is_global = kind == "global"
 with geometry_col:
     c1, c2 = st.columns(2)
-    c1.number_input("Window ↓ (rows)", 1, 8, key=P + "size_h", persist_state="session",
-                    disabled=is_global)
-    c2.number_input("Window → (columns)", 1, 8, key=P + "size_w", persist_state="session",
-                    disabled=is_global)
-    same_stride = st.toggle("Stride = window (no overlap)", key=P + "same_stride",
+    widgets.number(SIZE, "Window ↓ (rows)", c1, index=0, disabled=is_global)
+    widgets.number(SIZE, "Window → (columns)", c2, index=1, disabled=is_global)
+    same_stride = st.toggle("Stride = window (no overlap)", key=STRIDE.widget,
                             persist_state="session", disabled=is_global,
                             help="PyTorch's default: the window jumps by its own size, so "
                             "windows neither overlap nor leave gaps.")
     if same_stride:
         # Keep the stride inputs in step, so they start at the window when the toggle goes off.
-        st.session_state[P + "stride_h"] = int(st.session_state[P + "size_h"])
-        st.session_state[P + "stride_w"] = int(st.session_state[P + "size_w"])
+        for size_key, stride_key in zip(SIZE.widgets, STRIDE.widgets[1:], strict=True):
+            st.session_state[stride_key] = int(st.session_state[size_key])
     else:
-        c1.number_input("Stride ↓", 0, 8, key=P + "stride_h", persist_state="session",
-                        disabled=is_global)
-        c2.number_input("Stride →", 0, 8, key=P + "stride_w", persist_state="session",
-                        disabled=is_global)
-    c1.number_input("Padding ↓ (rows)", 0, 4, key=P + "pad_h", persist_state="session",
-                    disabled=is_global, help="At most half the window, as in PyTorch. Max "
-                    "pooling pads with −∞ (padding never wins), average pooling with 0.")
-    c2.number_input("Padding → (columns)", 0, 4, key=P + "pad_w", persist_state="session",
-                    disabled=is_global)
+        widgets.number(STRIDE, "Stride ↓", c1, index=1, disabled=is_global)
+        widgets.number(STRIDE, "Stride →", c2, index=2, disabled=is_global)
+    widgets.number(PADDING, "Padding ↓ (rows)", c1, index=0, disabled=is_global,
+                   help="At most half the window, as in PyTorch. Max pooling pads with −∞ "
+                   "(padding never wins), average pooling with 0.")
+    widgets.number(PADDING, "Padding → (columns)", c2, index=1, disabled=is_global)
 with values_col:
-    playground.pixel_controls(P, "Off: each colour channel is pooled on its own and the "
-                              "output keeps all three.")
+    widgets.pixel_controls(GRAY, SCALE, "Off: each colour channel is pooled on its own and "
+                           "the output keeps all three.")
 
-gray = st.session_state[P + "gray"]
-scale = st.session_state[P + "scale"]
-values = compute.as_values(image.pixels, gray=gray, scale=scale, digest=image.digest)
+gray = st.session_state[GRAY.widget]
+scale = st.session_state[SCALE.widget]
+values = playground.as_values(image.pixels, gray=gray, scale=scale, digest=image.digest)
 h, w, channels = values.shape
 names = _channel_names(channels)
 NO_PARAMETERS = (
     "**Parameters added: 0.** A pooling layer has no weights and no bias: the maximum and "
     "the mean are fixed functions, so there is nothing for training to learn "
-    f"(`arithmetic.pool_params() = {arithmetic.pool_params()}`). It only makes the map smaller, "
-    "which makes every later layer cheaper."
+    f"(`pool_params() = {pool_params()}`). It only makes the map smaller, which makes every "
+    "later layer cheaper."
 )
+input_picture = widgets.display_pixels(image.pixels, gray)
 
 # --- global average pooling ---------------------------------------------------------------
 if is_global:
@@ -154,57 +132,49 @@ if is_global:
         "classifier, so any image size gives the same number of features. There is no "
         "window to slide, so there is no step-through."
     )
-    cols = st.columns(max(channels, 2))
-    for col, name, mean in zip(cols, names, means, strict=False):
-        col.metric(f"Mean of {name}", _fmt(float(mean)))
+    for col, name, mean in zip(st.columns(max(channels, 2)), names, means, strict=False):
+        col.metric(f"Mean of {name}", format_value(float(mean)))
     left, right = st.columns(2)
-    left.plotly_chart(compute.picture(
-        playground.display_pixels(image.pixels, gray), title=f"Input {h}×{w}×{channels}"),
-        key=P + "input_fig")
-    right.plotly_chart(compute.picture(
+    left.plotly_chart(playground.picture(input_picture, title=f"Input {h}×{w}×{channels}",
+                                         name=f"{image.digest}:{gray}"), key=P + "input_fig")
+    right.plotly_chart(playground.picture(
         _as_picture(means.reshape(1, 1, channels), scale),
-        title=f"Output 1×1×{channels}" + (" (the mean colour)" if channels == 3 else "")),
-        key=P + "global_fig")
+        title=f"Output 1×1×{channels}" + (" (the mean colour)" if channels == 3 else ""),
+        name=f"{values.key}:global:{scale}"), key=P + "global_fig")
     st.markdown(NO_PARAMETERS)
-    publish(PARAMS)
-    st.stop()
+    link.stop()
 
 # --- the numbers -----------------------------------------------------------------------------
-size = (int(st.session_state[P + "size_h"]), int(st.session_state[P + "size_w"]))
-stride = size if same_stride else (int(st.session_state[P + "stride_h"]),
-                                   int(st.session_state[P + "stride_w"]))
-padding = (int(st.session_state[P + "pad_h"]), int(st.session_state[P + "pad_w"]))
+size = tuple(int(v) for v in SIZE.current())
+stride = size if same_stride else tuple(int(v) for v in STRIDE.current()[1:])
+padding = tuple(int(v) for v in PADDING.current())
 try:
     params = PoolParams(kind=kind, size=size, stride=None if same_stride else stride,
                         padding=padding)
-    out_h, out_w = arithmetic.pool_output_shape((h, w), size, stride, padding)
+    out_h, out_w = pool_output_shape((h, w), size, stride, padding)
 except ParameterError as err:
     st.error(f"These settings do not work together. {err}", icon=":material/block:")
-    playground.show_formula_inputs(h, w, size[0], size[1], stride, format_pair(padding), (1, 1))
-    publish(PARAMS)
-    st.stop()
+    widgets.show_formula_inputs(h, w, size[0], size[1], stride, format_pair(padding), (1, 1))
+    link.stop()
 
 st.subheader("Output size")
-explain_h = arithmetic.explain_output_size(h, size[0], stride[0], padding[0], padding[0], 1)
-explain_w = arithmetic.explain_output_size(w, size[1], stride[1], padding[1], padding[1], 1)
 f1, f2, f3 = st.columns([1.2, 1.2, 1])
-f1.markdown(f"**Height** ({h} pixels)  \n`{explain_h.text}`")
-f2.markdown(f"**Width** ({w} pixels)  \n`{explain_w.text}`")
+for col, axis, n in ((f1, 0, h), (f2, 1, w)):
+    explained = explain_output_size(n, size[axis], stride[axis], padding[axis], padding[axis], 1)
+    col.markdown(f"**{'Height' if axis == 0 else 'Width'}** ({n} pixels)  \n`{explained.text}`")
 f3.markdown(f"**Output:** {out_h} × {out_w} × {channels}  \n"
-            f"formula: `{arithmetic.OUTPUT_SIZE_FORMULA}` (k = window, d = 1)")
+            f"formula: `{OUTPUT_SIZE_FORMULA}` (k = window, d = 1)")
 st.markdown(NO_PARAMETERS)
 
 # --- full output and the zoom box ---------------------------------------------------------------
-region = playground.choose_region(P, out_h, out_w)
-steps = compute.pool_result(values, params, region)
-output = compute.pool_full(values, params)  # (out_h, out_w, C)
-in_box = playground.input_box(steps, region)
+region = widgets.choose_region(STEPS, out_h, out_w)
+steps = playground.pool_result(values, params, region)
+output = playground.pool_full(values, params)  # (out_h, out_w, C)
 left, right = st.columns(2)
-left.plotly_chart(compute.picture(
-    playground.display_pixels(image.pixels, gray),
-    title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=in_box,
-    name=f"{image.digest}:{gray}"), key=P + "input_fig")
-right.plotly_chart(compute.picture(
+left.plotly_chart(playground.picture(
+    input_picture, title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)",
+    box=steps.input_box, name=f"{image.digest}:{gray}"), key=P + "input_fig")
+right.plotly_chart(playground.picture(
     _as_picture(output, scale), title=f"{KIND_LABELS[kind]} pooling: {out_h}×{out_w}×{channels}",
     box=region, colorbar_title="value", name=f"{values.key}:{params!r}:{scale}"),
     key=P + "output_fig")
@@ -220,15 +190,16 @@ if channels > 1:
         help="Pooling works on every channel separately: the window is the same, the "
         "winner can differ.")
 n = len(steps.values)
-start, frame_ms = playground.step_controls(P, n)
-fig = compute.pool_figure(values, params, region, start, frame_ms, int(channel))
-st.plotly_chart(fig, key=P + "steps_fig")
+start, frame_ms = widgets.step_controls(STEPS, n)
+st.plotly_chart(playground.pool_figure(values, params, region, start, frame_ms, int(channel)),
+                key=P + "steps_fig")
+torch_name = "max_pool2d" if kind == "max" else "avg_pool2d"
 st.caption(
     f"{n} windows in the zoom box. "
     + ("The star marks the cell that wins each window (the first maximum, as in PyTorch). "
        if kind == "max" else "Every cell of the window counts equally. ")
-    + "Every number is the one torch computes: the full output comes from "
-    + ("torch.nn.functional.max_pool2d." if kind == "max" else "torch.nn.functional.avg_pool2d.")
+    + f"The output is torch.nn.functional.{torch_name}'s; each window's value here is worked "
+    "out from its cells (NumPy, float64) and equals its output cell."
 )
 if out_h * out_w <= MAX_PRINTED_CELLS:
     st.markdown(f"**The output in numbers** (channel {names[int(channel)]}):")
@@ -240,22 +211,21 @@ st.markdown(
     "The same windows, two rules. Max pooling keeps the strongest value of each window, so "
     "edges and bright details survive; average pooling blurs them into their surroundings."
 )
-both = {k: compute.pool_full(values, PoolParams(kind=k, size=size, stride=params.stride,
-                                               padding=padding)) for k in ("max", "avg")}
-s1, s2 = st.columns(2)
-for col, k in ((s1, "max"), (s2, "avg")):
-    col.plotly_chart(compute.picture(_as_picture(both[k], scale),
-                                   title=f"{KIND_LABELS[k]} pooling {out_h}×{out_w}",
-                                   colorbar_title="value"), key=P + "side_" + k)
+for col, k in zip(st.columns(2), ("max", "avg"), strict=True):
+    both = PoolParams(kind=k, size=size, stride=params.stride, padding=padding)
+    col.plotly_chart(playground.picture(
+        _as_picture(playground.pool_full(values, both), scale),
+        title=f"{KIND_LABELS[k]} pooling {out_h}×{out_w}", colorbar_title="value",
+        name=f"{values.key}:{both!r}:{scale}"), key=P + "side_" + k)
 
 # --- export -------------------------------------------------------------------------------------
 st.subheader("For your slides")
 e1, e2 = st.columns(2)
-picture = _as_picture(output, scale)
-e1.download_button("Output as PNG", compute.png(picture), file_name=f"{kind}-pool-output.png", mime="image/png",
-                   on_click="ignore", icon=":material/image:")
-e2.download_button("Step-through as GIF", compute.pool_gif(steps, frame_ms),
+e1.download_button("Output as PNG", playground.png(_as_picture(output, scale)),
+                   file_name=f"{kind}-pool-output.png", mime="image/png", on_click="ignore",
+                   icon=":material/image:")
+e2.download_button("Step-through as GIF", playground.pool_gif(steps, frame_ms),
                    file_name=f"{kind}-pool-steps.gif", mime="image/gif", on_click="ignore",
                    icon=":material/animation:")
 
-publish(PARAMS)
+link.publish()

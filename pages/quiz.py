@@ -1,38 +1,35 @@
 """Quiz: questions with new numbers every time, checked by cnnviz's own formulas."""
 
-from ui.boot import ensure_app_navigation
-
-ensure_app_navigation()
-
-
 import random
 
 import streamlit as st
 
-from cnnviz import quiz
-from cnnviz.quiz import Question
-from ui import playground
-from ui.urlstate import UrlParam, int_in, publish
+from cnnviz import QUIZ_SEED_MAX, QUIZ_TOPICS, Question, make_quiz
+from ui import catalog, state, widgets
+from ui.boot import ensure_app_navigation
+from ui.urlstate import Link, int_param
 
-P = "quiz."  # widget-key prefix of this page
-SEED = P + "seed"  # widget: the quiz number, mirrored in the URL as ``seed``
-RESULTS = P + "results"  # dict seed -> {question index: (answer as read, right?)}
-PROBLEM = P + "problem"  # (seed, index, message) | None: the last answer that was not read
+ensure_app_navigation()
+
+PAGE = catalog.QUIZ
+P = PAGE.prefix
+RESULTS = state.QUIZ_RESULTS  # dict seed -> {question index: (answer as read, right?)}
+PROBLEM = state.QUIZ_PROBLEM  # (seed, index, message) | None: the last answer that was not read
 ROUND = 5  # questions per quiz
 # Material icons, not the ✅ / ❌ emoji: those need an emoji font, which many lecture-hall
 # Linux machines lack (headless Chromium here draws them as empty boxes).
 RIGHT = ":material/check_circle:"
 WRONG = ":material/cancel:"
 #: No default seed: a new visitor gets a random quiz, and its number goes into the URL.
-PARAMS = [UrlParam("seed", (SEED,), None, int_in(0, quiz.SEED_MAX))]
+SEED = int_param("seed", P + "seed", None, 0, QUIZ_SEED_MAX)
 
 
 def _new_quiz() -> None:
-    current = st.session_state.get(SEED)
+    current = st.session_state.get(SEED.widget)
     seed = current
     while seed == current:
-        seed = random.SystemRandom().randint(0, quiz.SEED_MAX)
-    st.session_state[SEED] = seed
+        seed = random.SystemRandom().randint(0, QUIZ_SEED_MAX)
+    st.session_state[SEED.widget] = seed
 
 
 def _answer_key(seed: int, index: int) -> str:
@@ -92,17 +89,18 @@ st.markdown(
     "formulas the other pages use, and a wrong answer gets the worked solution. Share the "
     "link (or the quiz number) and everybody gets the same questions."
 )
-playground.show_url_notices(PARAMS)
-if st.session_state.get(SEED) is None:
+link = Link()
+link.seed([SEED])
+if st.session_state.get(SEED.widget) is None:
     _new_quiz()
 
 top_left, top_mid, top_right = st.columns([1, 1, 2], vertical_alignment="bottom")
-seed = int(top_left.number_input(
-    "Quiz number", 0, quiz.SEED_MAX, key=SEED, persist_state="session",
+seed = int(widgets.number(
+    SEED, "Quiz number", top_left,
     help="The seed of the random numbers: the same number gives the same questions."))
 top_mid.button("New questions", key=P + "new", icon=":material/casino:", on_click=_new_quiz,
                type="primary")
-questions = quiz.quiz(seed, ROUND)
+questions = make_quiz(seed, ROUND)
 done = _results(seed)
 right = sum(ok for _, ok in done.values())
 with top_right:
@@ -112,7 +110,7 @@ with top_right:
 problem = st.session_state.get(PROBLEM)
 for i, question in enumerate(questions):
     with st.container(border=True, key=f"{P}question.{i + 1}"):
-        st.markdown(f"**Question {i + 1} of {ROUND}** · {quiz.TOPICS[question.kind]}")
+        st.markdown(f"**Question {i + 1} of {ROUND}** · {QUIZ_TOPICS[question.kind]}")
         st.markdown(question.text)
         if i in done:
             _feedback(question, *done[i])
@@ -131,4 +129,4 @@ if len(done) == ROUND:
     st.success(f"All {ROUND} answered: {right} right. Press **New questions** for another "
                "round with new numbers.", icon=":material/school:")
 
-publish(PARAMS)
+link.publish()

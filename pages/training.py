@@ -8,52 +8,29 @@ The run itself happens on a background thread (``ui.training_job``); a fragment 
 so the Stop button is heard while the network trains.
 """
 
+import streamlit as st
+
+from cnnviz import MODELS, ModelError, TrainConfig, filter_grid, training_curves
+from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
+from ui.cache import networks
+from ui.sidebar import escape_markdown
+from ui.training_job import MAX_EPOCHS, MAX_SECONDS, TRAINERS, ServerBusy, TrainingJob, config_for
+from ui.urlstate import Link, choice_param, flag_param, format_float, int_param
 
 ensure_app_navigation()
 
-
-import math
-
-import streamlit as st
-
-from cnnviz import plots
-from cnnviz.models import MODELS, ModelError
-from cnnviz.training import TrainConfig
-from ui import predictions, state
-from ui.sidebar import escape_markdown
-from ui.training_job import (
-    MAX_EPOCHS,
-    MAX_SECONDS,
-    ServerBusy,
-    TrainingJob,
-    config_for,
-    initial_filters,
-    trainers,
-)
-from ui.urlstate import UrlParam, choice, flag, format_flag, format_float, int_in, publish, seed
-
-P = "train."  # widget-key prefix of this page
-START_ERROR = P + "start_error"  # str | None: why the last Train click started nothing
+PAGE = catalog.TRAINING
+P = PAGE.prefix
 DEFAULTS = TrainConfig()
 DEFAULT_EPOCHS = 10  # about 10-15 s for the digits network on one core
-LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
-BATCH_SIZES = (16, 32, 64, 128, 256)
 POLL_SECONDS = 0.5  # how often the live view asks the training thread for news
-TRAINERS = trainers()
-
-
-def _one_of(options: tuple, cast):
-    """A parser accepting only a number equal to one of ``options`` ("0.003" -> 0.003)."""
-
-    def parse(text: str):
-        value = cast(text.strip())
-        for option in options:
-            if math.isclose(value, option, rel_tol=1e-9):
-                return option
-        raise ValueError("not an option")
-
-    return parse
+MODEL = choice_param("model", P + "model", defaults.NETWORK_MODEL, tuple(TRAINERS))
+EPOCHS = int_param("epochs", P + "epochs", DEFAULT_EPOCHS, 1, MAX_EPOCHS)
+LR = choice_param("lr", P + "lr", DEFAULTS.lr, (3e-4, 1e-3, 3e-3, 1e-2, 3e-2), format_float)
+BATCH = choice_param("batch", P + "batch", DEFAULTS.batch_size, (16, 32, 64, 128, 256))
+AUGMENT = flag_param("augment", P + "augment", DEFAULTS.augment)
+IMAGES = int_param("images", P + "images", None, 16, 100_000)  # no widget: links only
 
 
 def _model_label(name: str) -> str:
@@ -62,39 +39,20 @@ def _model_label(name: str) -> str:
     return f"{name}: {len(spec.class_names)} classes, {'grey' if c == 1 else 'colour'} {h}×{w}"
 
 
-PARAMS = [
-    UrlParam("model", (P + "model",), "digits", choice(tuple(TRAINERS))),
-    UrlParam("epochs", (P + "epochs",), DEFAULT_EPOCHS, int_in(1, MAX_EPOCHS)),
-    UrlParam("lr", (P + "lr",), DEFAULTS.lr, _one_of(LEARNING_RATES, float), format_float),
-    UrlParam("batch", (P + "batch",), DEFAULTS.batch_size, _one_of(BATCH_SIZES, int)),
-    UrlParam("augment", (P + "augment",), DEFAULTS.augment, flag, format_flag),
-    UrlParam("images", (P + "images",), None, int_in(16, 100_000)),  # no widget: links only
-]
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _initial_filters(model: str, seed_value: int):
-    return initial_filters(TrainConfig(model=model, seed=seed_value))
-
-
 def _start() -> None:
     """The Train button: start a run on a background thread (nothing is drawn here)."""
-    st.session_state[START_ERROR] = None
+    st.session_state[state.TRAINING_START_ERROR] = None
     previous = st.session_state.get(state.TRAINING_JOB)
     if previous is not None and previous.running:
         return  # one run per session
-    images = st.session_state.get(P + "images")
-    config = config_for(
-        st.session_state[P + "model"], st.session_state[P + "epochs"],
-        st.session_state[P + "lr"], st.session_state[P + "batch"],
-        st.session_state[P + "augment"], images,
-    )
+    images = IMAGES.current()
+    config = config_for(*(p.current() for p in (MODEL, EPOCHS, LR, BATCH, AUGMENT)), images)
     try:
         st.session_state[state.TRAINING_JOB] = TrainingJob.start(config, train_images=images)
     except ServerBusy as err:
-        st.session_state[START_ERROR] = str(err)
+        st.session_state[state.TRAINING_START_ERROR] = str(err)
     except (ValueError, ModelError) as err:
-        st.session_state[START_ERROR] = f"This training cannot start. {err}"
+        st.session_state[state.TRAINING_START_ERROR] = f"This training cannot start. {err}"
 
 
 def _adopt_finished(job: TrainingJob | None) -> None:
@@ -117,33 +75,30 @@ st.markdown(
     "that makes the loss smaller. Batch after batch, the first layer's filters turn from "
     "noise into edge and stroke detectors. Press **Train** and watch it happen."
 )
-for notice in seed(PARAMS, "page"):
-    st.warning(notice, icon=":material/link_off:")
+link = Link()
+link.seed([MODEL, EPOCHS, LR, BATCH, AUGMENT, IMAGES])
 
 # --- controls ---------------------------------------------------------------------------
 c1, c2, c3 = st.columns([1.2, 1.2, 1], gap="large")
 with c1:
-    model_name = st.selectbox("Network", list(TRAINERS), key=P + "model", disabled=running,
-                              persist_state="session", format_func=_model_label)
-    st.slider("Epochs", 1, MAX_EPOCHS, key=P + "epochs", disabled=running,
-              persist_state="session",
-              help="One epoch is one pass over every training image.")
+    model_name = widgets.select(MODEL, "Network", disabled=running, format_func=_model_label)
+    widgets.slider(EPOCHS, "Epochs", disabled=running,
+                   help="One epoch is one pass over every training image.")
 with c2:
-    st.select_slider("Learning rate", LEARNING_RATES, key=P + "lr", disabled=running,
-                     persist_state="session", format_func=format_float,
-                     help="How big a step each batch takes downhill on the loss. Too small and "
-                     "learning crawls; too big and the loss jumps around or blows up. (It is "
-                     "the peak of a one-cycle schedule: small, rising, then falling again.)")
-    st.select_slider("Batch size", BATCH_SIZES, key=P + "batch", disabled=running,
-                     persist_state="session",
-                     help="Images per step. Small batches: more steps per epoch, each one "
-                     "noisier.")
+    widgets.select_slider(LR, "Learning rate", disabled=running, format_func=format_float,
+                          help="How big a step each batch takes downhill on the loss. Too small "
+                          "and learning crawls; too big and the loss jumps around or blows up. "
+                          "(It is the peak of a one-cycle schedule: small, rising, then falling "
+                          "again.)")
+    widgets.select_slider(BATCH, "Batch size", disabled=running,
+                          help="Images per step. Small batches: more steps per epoch, each one "
+                          "noisier.")
 with c3:
-    st.toggle("Augmentation", key=P + "augment", disabled=running, persist_state="session",
-              help="Every training image is randomly rotated (up to 12°), scaled (±10%) and "
-              "shifted (up to 2 pixels) each time it is seen, so the network cannot learn "
-              "exact pixels by heart.")
-    images = st.session_state.get(P + "images")
+    widgets.toggle(AUGMENT, "Augmentation", disabled=running,
+                   help="Every training image is randomly rotated (up to 12°), scaled (±10%) "
+                   "and shifted (up to 2 pixels) each time it is seen, so the network cannot "
+                   "learn exact pixels by heart.")
+    images = IMAGES.current()
     if images is not None:
         st.caption(f"Training on {images} of the training images only (the link's "
                    "`images` key), for a quick demo.")
@@ -152,7 +107,7 @@ with c3:
               help="Starts a fresh network from random weights. Only your browser session "
               "sees it.")
 
-start_error = st.session_state.get(START_ERROR)
+start_error = st.session_state.get(state.TRAINING_START_ERROR)
 if start_error:
     st.error(start_error, icon=":material/block:")
 
@@ -175,7 +130,6 @@ e3.markdown("**Why held-out accuracy matters.** A network can memorise its train
 
 # --- the run, live ------------------------------------------------------------------------
 
-
 def _status_line(status: str, history: list, epochs: int, seconds: float) -> str:
     done = len(history)
     if status == "finished":
@@ -195,8 +149,8 @@ def live_view(polling: bool) -> None:
     job: TrainingJob | None = st.session_state.get(state.TRAINING_JOB)
     if job is None:
         st.subheader("The first layer, before any training")
-        weights = _initial_filters(model_name, DEFAULTS.seed)
-        st.plotly_chart(plots.filter_grid(weights), key=P + "filters_start")
+        weights = networks.initial_filters(model_name, DEFAULTS.seed)
+        st.plotly_chart(filter_grid(weights), key=P + "filters_start")
         colours = ("shown as colour pictures" if weights.shape[1] == 3 else
                    "red positive, blue negative")
         st.caption(f"The {weights.shape[0]} filters of the first conv layer, "
@@ -221,7 +175,7 @@ def live_view(polling: bool) -> None:
                     text=_status_line(status, history, epochs, job.seconds))
 
     st.subheader("Loss and accuracy, epoch by epoch")
-    st.plotly_chart(plots.training_curves(history, epochs=epochs), key=P + "curves")
+    st.plotly_chart(training_curves(history, epochs=epochs), key=P + "curves")
     if history:
         last = history[-1]
         st.caption(f"After epoch {last.epoch}: loss {last.loss:.3f}, training accuracy "
@@ -236,12 +190,12 @@ def live_view(polling: bool) -> None:
     st.subheader("The first layer's filters")
     before, after = st.columns(2, gap="large")
     with before:
-        st.plotly_chart(plots.filter_grid(job.initial_filters, title="Before training (random)"),
+        st.plotly_chart(filter_grid(job.initial_filters, title="Before training (random)"),
                         key=P + "filters_before")
     with after:
         if history:
             title = f"After epoch {history[-1].epoch}"
-            st.plotly_chart(plots.filter_grid(history[-1].first_layer, title=title),
+            st.plotly_chart(filter_grid(history[-1].first_layer, title=title),
                             key=P + "filters_after")
         else:
             st.info("Waiting for the first epoch…", icon=":material/hourglass_top:")
@@ -273,9 +227,8 @@ if job is not None and not job.running:
         m2.metric("Epochs", f"{len(job.history)} of {job.config.epochs}")
         m3.metric("Training time", f"{job.seconds:.0f} s")
         st.caption("This network belongs to your browser session only: nobody else sees it, "
-                   "nothing is saved to disk, and it is gone when the session ends. The pages "
-                   "that look inside a network will be able to explore it next to the bundled "
-                   "one.")
+                   "nothing is saved to disk, and it is gone when the session ends. The What "
+                   "a channel detects page can explore it next to the bundled one.")
 
 # --- what the networks say about the current image -----------------------------------------
 image = state.current_image()
@@ -287,11 +240,11 @@ if trained is not None:
     mine, bundled = st.columns(2, gap="large")
     with mine:
         st.markdown("**Your trained network**")
-        predictions.show_top3(trained[0], image)
+        widgets.show_top3(trained[0], image)
 else:
     bundled = st.container()
 with bundled:
     st.markdown(f"**The bundled {model_name} network** (trained before the app shipped)")
-    predictions.show_top3(model_name, image)
+    widgets.show_top3(model_name, image)
 
-publish(PARAMS)
+link.publish()

@@ -325,7 +325,8 @@ LONG = "9" * 5000  # over Python's 4300-digit limit for int(): ValueError, not a
 #: values no query key of any page accepts
 NEVER_VALID = [SCRIPT, "../../x", "\x00", LONG, "1e400", "nan", "abc"]
 #: keys that shared helpers add to a page's own ``UrlParam("key", ...)`` declarations
-HELPER_KEYS = {"step_params(": {"zoom", "zoom_size", "step", "speed"}, "seed_url(": {"model"}}
+HELPER_KEYS = {"step_params(": {"zoom", "zoom_size", "step", "speed"},
+               "model_param(": {"model"}, "NetworkControls(": {"model", "layer"}}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -334,8 +335,11 @@ def url_keys(info) -> set[str]:
     the shared helpers it calls, and the sidebar's ``sample``. ``test_hostile.py`` checks
     against the keys the page really reads, so this list cannot go stale unnoticed."""
     source = (ROOT / info.path).read_text()
-    keys = set(re.findall(r'Param\(\s*"(\w+)"', source)) | {"sample"}
+    keys = set(re.findall(r'(?:Param|_param)\(\s*"(\w+)"', source)) | {"sample"}
     for call, extra in HELPER_KEYS.items():
         if call in source:
             keys |= extra
+    if "NetworkControls(" in source:  # its channel box: "channel", or the unit it names
+        unit = re.search(r'unit="(\w+)"', source)
+        keys.add(unit.group(1) if unit else "channel")
     return keys

@@ -1,8 +1,11 @@
-"""Every Streamlit cache of the app is bounded: many sessions over hours must not grow the
-server's memory without limit (issue 8: RSS back within 10% once the sessions close).
+"""Every cache of the app is bounded, and there is one mechanism for them: many sessions over
+hours must not grow the server's memory without limit (issue 8: RSS back within 10% once the
+sessions close).
 
 A cache is bounded when its decorator passes ``max_entries``, directly or through a
-module-level dict such as ``CACHE = dict(max_entries=64, ttl=3600, ...)``.
+module-level dict such as ``CACHE = dict(max_entries=64, ttl=3600)``. Per-rerun results go
+through ``ui.cache.memo``; ``st.cache_resource`` keeps models, in ``ui.cache.models`` only,
+and ``st.cache_data`` is not used at all.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted([ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")])
+SOURCES = sorted([ROOT / "app.py", *(ROOT / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py")])
+MODEL_CACHE = ROOT / "ui" / "cache" / "models.py"
 
 
 def _dict_constants(tree: ast.Module) -> dict[str, set[str]]:
@@ -34,8 +38,9 @@ def _dict_constants(tree: ast.Module) -> dict[str, set[str]]:
 
 def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
     """(function, line, keyword names) of every ``@st.cache_data(...)``,
-    ``@st.cache_resource(...)`` and ``@memo(...)`` (ui.memo) in ``path``; a bare decorator
-    has no keywords."""
+    ``@st.cache_resource(...)`` and ``@memo(...)`` (ui.cache.memo) in ``path``; a bare
+    decorator has no keywords. The keyword names include "@cache_data" or "@cache_resource"
+    for Streamlit's decorators."""
     tree = ast.parse(path.read_text(), filename=str(path))
     constants = _dict_constants(tree)
     out = []
@@ -49,7 +54,7 @@ def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
                      and target.attr in ("cache_data", "cache_resource"))
                     or (isinstance(target, ast.Name) and target.id == "memo")):
                 continue
-            keys: set[str] = set()
+            keys: set[str] = {f"@{target.attr}"} if isinstance(target, ast.Attribute) else set()
             for kw in call.keywords if call else []:
                 if kw.arg:
                     keys.add(kw.arg)
@@ -61,7 +66,16 @@ def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
 
 def test_the_scan_finds_the_caches():
     names = {name for path in SOURCES for name, _, _ in _caches(path)}
-    assert {"_conv_steps", "_conv_output", "_named_picture", "grad_cam", "totals"} <= names
+    assert {"_conv_steps", "_conv_output", "_named_picture", "grad_cam", "totals",
+            "_lesson_model", "_encoded", "mnist_inputs"} <= names
+
+
+def test_one_mechanism_memo_and_cache_resource_for_models_only():
+    found = {(path, name, "@cache_data" in keys, "@cache_resource" in keys)
+             for path in SOURCES for name, _, keys in _caches(path)}
+    assert not [(p.name, n) for p, n, data, _ in found if data], "st.cache_data is not used"
+    resources = {(p, n) for p, n, _, resource in found if resource}
+    assert resources == {(MODEL_CACHE, "_lesson_model")}, resources
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -23,11 +23,25 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cnnviz import ImageError, load_image
+from cnnviz import MAX_KERNEL_SIZE, ImageError, KernelError, load_image, parse_kernel_slices
 from cnnviz.images import MAX_PIXELS
-from cnnviz.kernels import MAX_KERNEL_SIZE, MAX_KERNEL_VALUE, KernelError, parse_kernel_slices
+from cnnviz.kernels import MAX_KERNEL_VALUE
 from tests.hostile_corpus import gradient
-from ui.urlstate import choice, flag, float_in, int_in, pair_in
+from ui.urlstate import (
+    choice,
+    class_in,
+    flag,
+    float_in,
+    int_in,
+    kernel_param,
+    map_param,
+    names_in,
+    one_of,
+    padding_param,
+    pair_in,
+    switched_pair_param,
+    unit_param,
+)
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -129,8 +143,11 @@ def test_parse_kernel_slices_returns_a_usable_kernel_or_says_why(text):
 URL_TEXT = st.one_of(
     st.text(max_size=40),
     st.text(alphabet="0123456789-+., eEinfa_x", max_size=40),
-    st.sampled_from(["1e400", "-0", "nan", "inf", "9" * 5000, "0x10", "1_0", "\x00", "٣"]),
+    st.sampled_from(["1e400", "-0", "nan", "inf", "9" * 5000, "0x10", "1_0", "\x00", "٣",
+                     "9" * 400, "-" + "9" * 400, "0.0030000000001", "16.0", "1;2|3"]),
 )
+STEP_CHOICES = (16, 32, 64, 128)
+RATES = (3e-4, 1e-3, 3e-3)
 
 
 @settings(max_examples=300, deadline=None)
@@ -142,6 +159,19 @@ def test_url_parsers_accept_in_range_values_or_raise_what_seed_catches(text):
         "float_in": (float_in(-1e4, 1e4), lambda v: math.isfinite(v) and -1e4 <= v <= 1e4),
         "choice": (choice(("max", "avg")), lambda v: v in ("max", "avg")),
         "flag": (flag, lambda v: v in (True, False)),
+        "one_of int": (one_of(STEP_CHOICES, int), lambda v: v in STEP_CHOICES),
+        "one_of float": (one_of(RATES, float), lambda v: v in RATES),
+        "names_in": (names_in(("a", "b")), lambda v: set(v) <= {"a", "b"}),
+        "class_in": (class_in(("cat", "dog"), -1), lambda v: v in (-1, 0, 1)),
+        "padding": (padding_param("p", tuple("abcde"), ("valid", 0, 0, 0, 0)).parse,
+                    lambda v: v[0] in ("valid", "same", "custom")
+                    and all(0 <= x <= 64 for x in v[1:])),
+        "weights": (kernel_param("w", "w", "1").parse, lambda v: isinstance(v, str)),
+        "unit": (unit_param("u", ("y", "x"), (0, 0), 3, 4).parse,
+                 lambda v: 0 <= v[0] < 3 and 0 <= v[1] < 4),
+        "map": (map_param("c", "c", 4).parse, lambda v: v == "mean" or v in range(4)),
+        "switched pair": (switched_pair_param("s", ("a", "b", "c"), (2, 2), 0, 8).parse,
+                          lambda v: v[0] is False and all(0 <= x <= 8 for x in v[1:])),
     }
     for name, (parse, valid) in parsers.items():
         try:

@@ -25,8 +25,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
-from cnnviz import ImageError, load_image
-from cnnviz.images import fit_within
+from cnnviz import ImageError, fit_within, load_image
 from tests import hostile_corpus as corpus
 from tests.apptest import APP, TIMEOUT, markdown_text, open_page
 from ui import catalog, state

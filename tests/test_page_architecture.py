@@ -3,13 +3,11 @@ convolution calculator and the timeline."""
 
 from __future__ import annotations
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import MODELS, load_model
 from tests.apptest import markdown_text, open_page
-
-from cnnviz.models import MODELS, load_model
 
 PAGE = "pages/architecture.py"
 PUBLISHED = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512}

@@ -11,14 +11,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import digit_inputs, load_model, mnist_sample, receptive_field
 from tests.apptest import APP, open_page
-
-from cnnviz.datasets import mnist_sample
-from cnnviz.inspect import receptive_field
-from cnnviz.models import load_model
-from cnnviz.models.preprocessing import normalize_mnist
-from cnnviz.training import preprocess_digits
-from ui import channel_data, state
+from ui import state
 
 PAGE = "pages/channels.py"
 P = "channels."
@@ -63,7 +58,7 @@ def test_digits_opens_on_conv2_with_the_nine_strongest_digits():
     # recomputed here with torch on the whole set
     images, labels = mnist_sample()
     with torch.no_grad():
-        maps = load_model("digits")[:4](normalize_mnist(preprocess_digits(images)))[:, 0]
+        maps = load_model("digits")[:4](digit_inputs(images))[:, 0]
     peak = maps.flatten(1).max(dim=1).values.numpy()
     best = np.argsort(-peak, kind="stable")[:9]
     assert [t.split(" · ")[1] for t in titles] == [f"{peak[i]:.3g}" for i in best]
@@ -98,7 +93,7 @@ def test_hostile_query_values_fall_back_with_a_notice(query):
 
 def test_synthesise_draws_the_picture_and_its_numbers_are_the_models():
     at = _synthesise(open_page(PAGE, sample="digit_3", channel="4", steps="64"))
-    kept = at.session_state[channel_data.SYNTHESES]
+    kept = at.session_state[state.SYNTHESES]
     (result, seconds), = kept.values()
     assert result.layer == "conv2" and result.channel == 4 and len(result.history) == 64
     # the final value is conv2's centre unit on the returned input, recomputed with torch
@@ -121,7 +116,7 @@ def test_synthesise_draws_the_picture_and_its_numbers_are_the_models():
     assert "Press **Synthesise**" not in text
     # a rerun shows the kept picture without running again
     at.run()
-    assert "amber box" in _text(at) and at.session_state[channel_data.SYNTHESES] is kept
+    assert "amber box" in _text(at) and at.session_state[state.SYNTHESES] is kept
 
 
 def test_resnet18_says_untrained_synthesises_on_a_small_canvas_and_has_no_patches():
@@ -133,7 +128,7 @@ def test_resnet18_says_untrained_synthesises_on_a_small_canvas_and_has_no_patche
     assert "128×128 canvas" in text and "224×224" in text
     assert "shown for the digit models" in text and _patch_grid(at) is None
     _synthesise(at)
-    (result, _), = at.session_state[channel_data.SYNTHESES].values()
+    (result, _), = at.session_state[state.SYNTHESES].values()
     assert result.picture.shape == (128, 128, 3)
     assert not at.error
 
@@ -154,5 +149,5 @@ def test_a_model_trained_in_this_session_can_be_explored():
     np.testing.assert_allclose(heatmaps["data"][0]["z"], mine.conv2.weight[0, 0].detach().numpy(),
                                atol=1e-4)
     _synthesise(at)
-    settings = next(iter(at.session_state[channel_data.SYNTHESES]))
+    settings = next(iter(at.session_state[state.SYNTHESES]))
     assert settings[0] == "digits@run-7"

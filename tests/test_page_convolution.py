@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import PRESETS
 from tests.apptest import markdown_text, open_page
-
-from cnnviz.kernels import PRESETS
 from ui import state
 
 PAGE = "pages/convolution.py"
@@ -55,8 +54,8 @@ def test_classic_example_gives_the_textbook_numbers():
     assert at.toggle(key="conv.gray").value is True  # a gray image starts in grayscale mode
     assert _shown_output_size(at) == (3, 3)
     image = at.session_state[state.IMAGE].pixels
-    from ui.compute import as_values, conv_result
-    from cnnviz.ops import ConvParams
+    from cnnviz import ConvParams
+    from ui.cache.playground import as_values, conv_result
 
     values = as_values(image, gray=True, scale="unit")
     steps, output = conv_result(values, ConvParams(kernel=PRESETS["x_shape"].kernel), (0, 3, 0, 3),
@@ -69,8 +68,8 @@ def test_step_through_sums_match_torch_on_the_page_image():
     at = _open(kernel="laplacian", stride="2,1", dilation="2", padding="1,2,0,3", zoom="10,20",
                bias="0.5")
     image = at.session_state[state.IMAGE].pixels
-    from ui.compute import as_values, conv_result
-    from cnnviz.ops import ConvParams
+    from cnnviz import ConvParams
+    from ui.cache.playground import as_values, conv_result
 
     values = as_values(image, gray=False, scale="unit")
     kernel = PRESETS["laplacian"].kernel
@@ -88,8 +87,8 @@ def test_kept_parts_give_what_a_fresh_convolution_gives():
     """The page convolves once without the bias and adds it, keeps the frames of a geometry,
     and gathers new windows for a new zoom box: every number must be what conv2d and
     conv_steps give from scratch, in any order of changes."""
-    from cnnviz.ops import ConvParams, conv2d, conv_steps
-    from ui.compute import as_values, conv_figure, conv_result
+    from cnnviz import ConvParams, conv2d, conv_steps
+    from ui.cache.playground import as_values, conv_figure, conv_result
 
     rng = np.random.default_rng(3)
     pixels = (rng.random((40, 50, 3)) * 255).astype(np.uint8)
@@ -124,7 +123,8 @@ def test_custom_kernel_with_one_slice_per_channel():
         ({"sample": "classic_5x5", "kernel": "custom", "weights": "1 1 1 1 1 1 1"},
          "larger than the padded input"),
         ({"padding": "same", "stride": "2"}, "same"),
-        ({"sample": "classic_5x5", "padding": "9", "pad_mode": "reflect"}, "Reflect padding must be smaller"),
+        ({"sample": "classic_5x5", "padding": "9", "pad_mode": "reflect"},
+         "Reflect padding must be smaller"),
         ({"kernel": "custom", "weights": "1 0;0 1|1 0;0 1"}, "2 channel slices"),
     ],
 )
@@ -185,7 +185,7 @@ def test_switching_to_custom_starts_from_the_preset():
     at = _open(kernel="sobel_y")
     at.selectbox(key="conv.kernel").set_value("custom").run()
     assert not at.exception
-    from cnnviz.kernels import parse_kernel_slices
+    from cnnviz import parse_kernel_slices
 
     np.testing.assert_array_equal(parse_kernel_slices(at.session_state["conv.weights"]),
                                   PRESETS["sobel_y"].kernel)

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import (
+    feature_maps,
+    format_kernel_slices,
+    kernel_of,
+    load_model,
+    parse_kernel_slices,
+    preprocess,
+)
 from tests.apptest import open_page
-
-from cnnviz.filters import kernel_of
-from cnnviz.inspect import feature_maps
-from cnnviz.kernels import format_kernel_slices, parse_kernel_slices
-from cnnviz.models import load_model, preprocess
 from ui import state
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -65,7 +68,7 @@ def test_digits_conv1_before_and_after_relu_and_the_ranking():
     bars = _ranking(at)
     assert bars["customdata"] == list(np.argsort(-means, kind="stable"))
     np.testing.assert_allclose(bars["y"], means[bars["customdata"]], rtol=1e-4, atol=1e-6)
-    assert all(a >= b for a, b in zip(bars["y"], bars["y"][1:]))
+    assert all(a >= b for a, b in zip(bars["y"], bars["y"][1:], strict=False))
 
 
 def test_shapes_shows_the_batch_norm_between_conv_and_relu():

@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import closest_filters, conv_weights, load_model
 from tests.apptest import open_page
-
-from cnnviz.filters import closest_filters, conv_weights
-from cnnviz.models import load_model
 
 PAGE = "pages/filters.py"
 

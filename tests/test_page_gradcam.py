@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import RECOMMENDED_LAYERS, attribution, load_model, predict
-from cnnviz.models import MODELS
+from cnnviz import MODELS, RECOMMENDED_LAYERS, attribution, load_model, predict
 from ui import state
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -60,10 +59,11 @@ def test_shapes_by_default_explains_the_predicted_class_at_the_recommended_layer
 @pytest.mark.parametrize("layer", ["conv1", "relu2", "conv3", "relu4"])
 def test_the_native_map_has_the_layers_spatial_size(layer):
     at = _open(sample="shape_star", layer=layer)
-    from ui import attribution_maps as maps
+    from ui.cache import attribution as maps
+    from ui.cache import networks
 
     image = at.session_state[state.IMAGE]
-    x = maps.model_input("shapes", image.digest, image.pixels)
+    x = networks.model_input("shapes", image)
     native, heat = maps.grad_cam("shapes", image.digest, layer, 3, x)
     size = dict(attribution.cam_layers(load_model("shapes"), (3, 64, 64)))[layer]
     assert native.shape == size and heat.shape == (64, 64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -74,8 +73,7 @@ def test_numbers_on_the_first_and_seventh_steps_are_cnnvizs():
     at = open_page(PAGE, step="7")
     table = at.dataframe[0].value
     assert list(table["network"]) == ["lenet5", "alexnet", "vgg16", "resnet18"]
-    from cnnviz import model_totals
-    from cnnviz.models import architecture, get_spec
+    from cnnviz import architecture, get_spec, model_totals
 
     for name, params in zip(table["network"], table["parameters"], strict=True):
         assert params == model_totals(architecture(name), get_spec(name).input_size)["params"]
@@ -85,7 +83,7 @@ def test_numbers_on_the_first_and_seventh_steps_are_cnnvizs():
 def test_transfer_learning_says_whether_imagenet_weights_are_here():
     at = open_page(PAGE, step="9")
     text = markdown_text(at)
-    from cnnviz.models import MODELS
+    from cnnviz import MODELS
 
     cached = MODELS["resnet18"].weights.cached_path().exists()
     assert ("are **not** in this machine's torch cache" in text) is not cached
@@ -159,12 +157,13 @@ def test_a_view_with_a_sample_picks_it_even_after_an_upload_source():
     assert "**Output:** 3 × 3" in markdown_text(at)
 
 
-def test_widget_prefixes_are_the_pages_own():
-    for page, prefix in tour.WIDGET_PREFIX.items():
-        source = (ROOT / page).read_text()
-        assert re.search(rf'^P = "{re.escape(prefix)}"', source, re.M), page
-    lesson = {p.path for p in catalog.LESSON}
-    assert {view.page for _, view in ALL_VIEWS} <= set(tour.WIDGET_PREFIX) <= lesson
+def test_every_view_opens_a_lesson_page_whose_prefix_is_its_own():
+    lesson = {p.path: p for p in catalog.LESSON}
+    assert {view.page for _, view in ALL_VIEWS} <= set(lesson)
+    for path in {view.page for _, view in ALL_VIEWS}:
+        source = (ROOT / path).read_text()
+        const = next(n for n in dir(catalog) if getattr(catalog, n) is lesson[path])
+        assert f"PAGE = catalog.{const}" in source, path  # views.prepare clears that prefix
 
 
 @pytest.mark.parametrize("size", [(1, 1, 3), (2, 3, 1), (4, 4, 1), (28, 28, 1), (512, 384, 3)])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import markdown_text, open_page
-
 
 
 def _open(**query) -> AppTest:

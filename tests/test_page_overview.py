@@ -7,10 +7,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import load_model, overview_layers, predict
 from tests.apptest import open_page
-
-from cnnviz.activations import overview_layers
-from cnnviz.models import load_model, predict
 from ui import state
 
 PAGE = "pages/overview.py"

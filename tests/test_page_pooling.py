@@ -9,9 +9,10 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz.ops import global_avg_pool, pool2d
+from cnnviz import global_avg_pool, pool2d
 from tests.apptest import open_page
-from ui import compute, state
+from ui import state
+from ui.cache import playground
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -63,7 +64,7 @@ def test_teaching_matrix_max_pooling_gives_the_textbook_numbers():
     assert "**Output:** 2 × 2 × 1" in _texts(at)
     assert at.code[0].value == "6  8\n3  4"
     # the same numbers straight from the library
-    values = compute.as_values(at.session_state[state.IMAGE].pixels, gray=True, scale="raw")
+    values = playground.as_values(at.session_state[state.IMAGE].pixels, gray=True, scale="raw")
     np.testing.assert_array_equal(pool2d(values.array, kind="max", size=2)[:, :, 0],
                                   [[6, 8], [3, 4]])
 
@@ -106,7 +107,7 @@ def test_stride_from_the_url():
 def test_global_average_pooling_shows_one_mean_per_channel():
     at = _pooling(kind="global")
     assert not at.error
-    means = global_avg_pool(compute.as_values(at.session_state[state.IMAGE].pixels,
+    means = global_avg_pool(playground.as_values(at.session_state[state.IMAGE].pixels,
                                               gray=False, scale="unit").array)
     shown = [float(m.value) for m in at.metric]
     np.testing.assert_allclose(shown, means, rtol=1e-3)

@@ -23,7 +23,7 @@ def _questions_shown(at) -> list[str]:
 
 
 def _answer(at, seed: int, index: int, text: str):
-    question = quiz.quiz(seed, 5)[index]
+    question = quiz.make_quiz(seed, 5)[index]
     if question.is_choice:
         at.radio(key=f"{P}{seed}.{index}.answer").set_value(text)
     else:
@@ -34,7 +34,7 @@ def _answer(at, seed: int, index: int, text: str):
 
 
 def _first(seed: int, choice: bool) -> int:
-    return next(i for i, q in enumerate(quiz.quiz(seed, 5)) if q.is_choice == choice)
+    return next(i for i, q in enumerate(quiz.make_quiz(seed, 5)) if q.is_choice == choice)
 
 
 def test_a_new_visitor_gets_a_random_quiz_with_its_number_in_the_url():
@@ -42,12 +42,12 @@ def test_a_new_visitor_gets_a_random_quiz_with_its_number_in_the_url():
     assert at.title[0].value == "Quiz" and not at.warning
     seed = at.number_input(key=P + "seed").value
     assert _query(at, "seed") == str(seed)
-    assert _questions_shown(at) == [q.text for q in quiz.quiz(seed, 5)]
+    assert _questions_shown(at) == [q.text for q in quiz.make_quiz(seed, 5)]
 
 
 def test_the_seed_in_the_url_gives_the_same_questions_to_everybody():
     first, second = open_page(PAGE, seed=str(SEED)), open_page(PAGE, seed=str(SEED))
-    expected = [q.text for q in quiz.quiz(SEED, 5)]
+    expected = [q.text for q in quiz.make_quiz(SEED, 5)]
     assert _questions_shown(first) == _questions_shown(second) == expected
     assert first.number_input(key=P + "seed").value == SEED
     # the mix: arithmetic answered in a text box, concepts by choosing an option
@@ -57,13 +57,13 @@ def test_the_seed_in_the_url_gives_the_same_questions_to_everybody():
 def test_a_right_answer_gets_a_tick_and_a_wrong_one_the_worked_solution():
     at = open_page(PAGE, seed=str(SEED))
     right = _first(SEED, choice=False)
-    q = _answer(at, SEED, right, quiz.quiz(SEED, 5)[right].answer_text)
+    q = _answer(at, SEED, right, quiz.make_quiz(SEED, 5)[right].answer_text)
     assert [s.value for s in at.success] == [f"Right: {q.answer_text}."]
     assert at.success[0].icon == ":material/check_circle:"
     assert "Score: 1 of 1 answered right" in at.get("progress")[0].proto.text
 
-    wrong = next(i for i, q in enumerate(quiz.quiz(SEED, 5)) if not q.is_choice and i != right)
-    q = quiz.quiz(SEED, 5)[wrong]
+    wrong = next(i for i, q in enumerate(quiz.make_quiz(SEED, 5)) if not q.is_choice and i != right)
+    q = quiz.make_quiz(SEED, 5)[wrong]
     off = (q.answer[0] + 1, *q.answer[1:]) if isinstance(q.answer, tuple) else q.answer + 1
     typed = "×".join(map(str, off[:2])) + (f", {off[2]}" if len(off) == 3 else "") \
         if isinstance(off, tuple) else f"{off:,}"
@@ -91,14 +91,14 @@ def test_an_answer_that_cannot_be_read_is_not_marked(typed):
 def test_conceptual_questions_explain_the_chosen_option():
     at = open_page(PAGE, seed=str(SEED))
     index = _first(SEED, choice=True)
-    q = quiz.quiz(SEED, 5)[index]
+    q = quiz.make_quiz(SEED, 5)[index]
     wrong = (q.answer + 1) % len(q.options)
     _answer(at, SEED, index, q.options[wrong])
     assert at.error[0].value == f"You chose “{q.options[wrong]}”. {q.explanations[wrong]}"
     assert q.solution in markdown_text(at)
 
-    index = next(i for i, q in enumerate(quiz.quiz(SEED, 5)) if q.is_choice and i != index)
-    q = quiz.quiz(SEED, 5)[index]
+    index = next(i for i, q in enumerate(quiz.make_quiz(SEED, 5)) if q.is_choice and i != index)
+    q = quiz.make_quiz(SEED, 5)[index]
     _answer(at, SEED, index, q.options[q.answer])
     assert at.success[0].value == q.explanations[q.answer]
 
@@ -109,7 +109,7 @@ def test_new_questions_change_the_seed_and_the_url():
     at.button(key=P + "new").click().run()
     seed = at.number_input(key=P + "seed").value
     assert seed != SEED and _query(at, "seed") == str(seed)
-    assert _questions_shown(at) == [q.text for q in quiz.quiz(seed, 5)]
+    assert _questions_shown(at) == [q.text for q in quiz.make_quiz(seed, 5)]
     assert not at.error and not at.success  # a fresh round
 
 
@@ -119,4 +119,4 @@ def test_a_bad_seed_gives_a_notice_and_a_random_quiz(bad):
     assert len(at.warning) == 1 and "`seed`" in at.warning[0].value
     assert "<b>" not in at.warning[0].value
     seed = at.number_input(key=P + "seed").value
-    assert 0 <= seed <= quiz.SEED_MAX and _query(at, "seed") == str(seed)
+    assert 0 <= seed <= quiz.QUIZ_SEED_MAX and _query(at, "seed") == str(seed)

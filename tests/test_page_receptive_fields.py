@@ -8,11 +8,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import HIGHLIGHT, MODELS, load_model, unit_receptive_box
 from tests.apptest import markdown_text, open_page
-
-from cnnviz import unit_receptive_box
-from cnnviz.models import MODELS, load_model
-from cnnviz.plots import HIGHLIGHT
 
 PAGE = "pages/receptive_fields.py"
 

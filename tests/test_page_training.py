@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import load_model, predict
-from cnnviz.training import TrainConfig
+from cnnviz import TrainConfig, load_model, predict
 from tests.apptest import open_page
-from ui import predictions, state, training_job
+from ui import state, training_job
+from ui.cache import predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -176,7 +176,7 @@ def test_a_failing_run_shows_an_error(monkeypatch):
     def broken(config, on_epoch=None, stop=None, data=None):
         raise RuntimeError("the data went missing")
 
-    monkeypatch.setattr("cnnviz.training.train_digits", broken)
+    monkeypatch.setitem(training_job.TRAINERS, "digits", broken)
     at = _training(**QUICK)
     job = _train(at)
     assert job.status == "failed"
@@ -217,6 +217,6 @@ def test_config_for_each_model():
     config = training_job.config_for("digits", 3, 0.01, 32, False, 256)
     assert (config.epochs, config.lr, config.batch_size, config.augment) == (3, 0.01, 32, False)
     assert config.max_train_images is None  # digits get their subset through the job
-    if "shapes" in training_job.trainers():
+    if "shapes" in training_job.TRAINERS:
         shapes = training_job.config_for("shapes", 2, 0.003, 64, True, 256)
         assert shapes.model == "shapes" and shapes.train_images == 256

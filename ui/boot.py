@@ -21,6 +21,15 @@ from contextlib import contextmanager
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+__all__ = [
+    "GC_EVERY_S",
+    "GC_THRESHOLDS",
+    "MALLOC_ARENAS",
+    "ensure_app_navigation",
+    "freeze_startup_objects",
+    "timed_rerun",
+]
+
 
 def ensure_app_navigation() -> None:
     if PagesManager.uses_pages_directory:
@@ -30,13 +39,13 @@ def ensure_app_navigation() -> None:
 
 _frozen = False
 #: Young-generation threshold: a rerun allocates tens of thousands of objects (figure
-#: dicts), so with Python's default (700) every rerun ran several collections.
+#: dicts), so with Python's default (700) every rerun ran several collections. The
+#: measurements behind this and the settings below: bench/RESULTS.md, "History".
 GC_THRESHOLDS = (20_000, 20, 20)
 #: Seconds between full collections on a background thread. Streamlit's own collection
-#: after every rerun is off (.streamlit/config.toml: runner.postScriptGC): with 50
-#: sessions it took half the server's time. Reruns leave a few hundred objects each in
-#: reference cycles (frames, run contexts) that hold their arrays; this frees them. Every
-#: 15 s cost 13% of the server's time under bench/load.py; every 30 s costs half that.
+#: after every rerun is off (.streamlit/config.toml: runner.postScriptGC), because it took
+#: much of the server's time with many sessions. Reruns leave a few hundred objects each in
+#: reference cycles (frames, run contexts) that hold their arrays; this frees them.
 GC_EVERY_S = 30
 
 
@@ -45,12 +54,10 @@ def freeze_startup_objects() -> None:
     of the garbage collector's reach, once per process, and tune the collector.
 
     A rerun that builds a step-through allocates tens of thousands of small lists; each
-    full collection then walked every long-lived object of the libraries too, which cost
-    50-150 ms of a rerun. Objects created later are collected as usual: young ones when
-    ``GC_THRESHOLDS`` says (under ``bench/load.py``, 50 sessions for 60 s, the collector's
-    time fell from 13 s to 4.5 s), all of them every ``GC_EVERY_S`` seconds, followed by a
-    ``malloc_trim`` (after a 90 s load, RSS with the sessions closed fell from 1,742 MB to
-    1,273 MB).
+    full collection would otherwise walk every long-lived object of the libraries too.
+    Objects created later are collected as usual: young ones when ``GC_THRESHOLDS`` says,
+    all of them every ``GC_EVERY_S`` seconds, followed by a ``malloc_trim`` that gives freed
+    memory back to the system.
     """
     global _frozen
     if not _frozen:
@@ -72,12 +79,10 @@ def _collect_now_and_then() -> None:
 
 #: glibc malloc arenas the process may use. By default every thread that allocates gets an
 #: arena of its own, up to 8 per core, and each Streamlit session's reruns run on a thread
-#: of their own: memory freed in one arena is not reused by the others. ``bench/load.py``
-#: (50 sessions × 300 s) ended at 1.118 × its starting RSS with glibc's default, 1.106 with
-#: this ``mallopt`` alone (it comes after the first threads have their arenas), and 1.089
-#: with MALLOC_ARENA_MAX=2 in the environment from the start, which ``make run`` and
-#: ``deploy/replicas.py`` set (issue 8's limit is 1.10); p95 reruns were no slower. The
-#: environment variable, when set, wins.
+#: of their own: memory freed in one arena is not reused by the others. ``make run`` and
+#: ``deploy/replicas.py`` set MALLOC_ARENA_MAX=2 from the start, which works better than
+#: this ``mallopt`` (it comes after the first threads have their arenas); the environment
+#: variable, when set, wins.
 MALLOC_ARENAS = 2
 
 

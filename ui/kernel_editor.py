@@ -18,13 +18,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from cnnviz.kernels import (
+from cnnviz import (
     MAX_KERNEL_SIZE,
     KernelError,
     format_kernel_slices,
     parse_kernel_slices,
     parse_number,
 )
+from ui.catalog import PageInfo
+
+__all__ = ["apply_edit", "kernel_editor", "resize"]
 
 CHANNEL_NAMES = ("R", "G", "B")
 _HERE = Path(__file__).parent
@@ -100,10 +103,11 @@ def _on_slices(text_key: str, channels: int) -> None:
     _set_text(text_key, kernel)
 
 
-def kernel_editor(prefix: str, channels: int) -> None:
+def kernel_editor(page: PageInfo, text_key: str, channels: int) -> None:
     """Size inputs, one grid per slice, and the text form of the kernel in
-    ``st.session_state[prefix + "weights"]``."""
-    text_key = prefix + "weights"
+    ``st.session_state[text_key]`` (the page's ``weights`` control); the size inputs, grid
+    and button take the page's key prefix."""
+    prefix = page.prefix
     try:
         kernel = parse_kernel_slices(st.session_state[text_key])
     except KernelError:

@@ -18,7 +18,15 @@ import streamlit as st
 
 from ui import state
 
-PRESENT = "present"  # widget key and URL key
+__all__ = [
+    "PRESENT",
+    "PRESENT_FONT_PX",
+    "controls",
+    "page_config",
+    "presenting",
+]
+
+PRESENT = state.PRESENT  # widget key and URL key
 
 #: Root font size in presenter mode (Streamlit sizes text and widgets in rem; its default
 #: is 16 px). 22 px is readable from about 15 m on a 3 m projected image.

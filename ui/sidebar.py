@@ -8,9 +8,23 @@ import re
 import numpy as np
 import streamlit as st
 
-from cnnviz.images import UPLOAD_EXTENSIONS, ImageError, ensure_rgb, load_image
-from cnnviz.samples import DEFAULT_SAMPLE, SAMPLES
+from cnnviz import (
+    DEFAULT_SAMPLE,
+    SAMPLES,
+    UPLOAD_EXTENSIONS,
+    ImageError,
+    ensure_rgb,
+    load_image,
+)
 from ui import state
+
+__all__ = [
+    "CANVAS_SIZE",
+    "SOURCES",
+    "UPLOAD_LIMIT_MB",
+    "escape_markdown",
+    "image_picker",
+]
 
 #: Upload limit in MB. The browser refuses larger files; the server enforces
 #: ``server.maxUploadSize`` (same value, in .streamlit/config.toml); we check again here.

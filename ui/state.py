@@ -1,4 +1,8 @@
-"""Session state shared by every page. Every session key is named here, once."""
+"""Session state shared by every page, and every session key that is not a page's widget.
+
+A page's widget keys start with its catalogue prefix (``ui.catalog``) and are declared with
+its URL controls; everything else a session keeps is named here, once.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,64 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cnnviz.images import encode_for_display, fit_within
-from cnnviz.samples import DEFAULT_SAMPLE, SAMPLES, load_sample
+from cnnviz import DEFAULT_SAMPLE, SAMPLES, encode_for_display, fit_within, load_sample
+from ui.cache.memo import memo
+
+__all__ = [
+    "CANVAS",
+    "CANVAS_DIGEST",
+    "IMAGE",
+    "IMAGE_ERROR",
+    "IMAGE_NOTICE",
+    "PRESENT",
+    "QUIZ_PROBLEM",
+    "QUIZ_RESULTS",
+    "SAMPLE",
+    "SOURCE",
+    "SYNTHESES",
+    "TRAINED_MODELS",
+    "TRAINING_JOB",
+    "TRAINING_START_ERROR",
+    "UPLOAD",
+    "URL_NOTICE",
+    "WORKING_SIDE",
+    "CurrentImage",
+    "current_image",
+    "image_bytes",
+    "set_image",
+    "set_sample",
+    "trained_models",
+]
 
 #: Longer side, in pixels, of the image pages work on. Uploads and photos are shrunk to it:
 #: big enough to see detail, small enough that every page stays interactive on 2 cores.
 WORKING_SIDE = 512
 
+# --- the image, and the sidebar's widgets that choose it (shared by every page) -------------
 IMAGE = "cnnviz.image"  # CurrentImage
 IMAGE_ERROR = "cnnviz.image_error"  # str | None: the last refused upload, shown in the sidebar
 IMAGE_NOTICE = "cnnviz.image_notice"  # str | None: e.g. "resized from ... to ..."
 URL_NOTICE = "cnnviz.url_notice"  # str | None: a link asked for something invalid
 SOURCE = "source"  # widget: "Sample" | "Upload" | "Draw"
-SAMPLE = "sample"  # widget: sample name
+SAMPLE = "sample"  # widget and URL key: sample name
 UPLOAD = "upload"  # widget: file uploader
 CANVAS = "canvas"  # widget: drawable canvas
 CANVAS_DIGEST = "cnnviz.canvas_digest"  # bytes digest of the last drawing adopted
+PRESENT = "present"  # widget and URL key: presenter mode (ui.present)
+
+# --- what a session makes -------------------------------------------------------------------
 # Models trained in this browser session (the Training page), for every page to explore:
 # dict registry name -> (model in eval mode, model card dict). Never shared between sessions
 # and never written to assets/. Each model carries ``cnnviz_name`` (its registry name, which
 # names its preprocessing and classes) and ``cnnviz_run_id`` (unique to the training run).
 TRAINED_MODELS = "cnnviz.trained_models"
 TRAINING_JOB = "cnnviz.training_job"  # ui.training_job.TrainingJob | None: the latest run
+TRAINING_START_ERROR = "cnnviz.training_start_error"  # str | None: why Train started nothing
+# The syntheses made on the What a channel detects page: OrderedDict settings -> (Synthesis,
+# seconds), the latest ``ui.cache.channels.KEPT_SYNTHESES``.
+SYNTHESES = "cnnviz.syntheses"
+QUIZ_RESULTS = "cnnviz.quiz_results"  # dict seed -> {question index: (answer read, right?)}
+QUIZ_PROBLEM = "cnnviz.quiz_problem"  # (seed, index, message) | None: an answer not read
 
 
 @dataclass(frozen=True)
@@ -40,7 +80,7 @@ class CurrentImage:
     label: str  # what the UI calls it: "Cat (Chelsea)", "photo.jpg", "Your drawing"
     source: str  # "sample" | "upload" | "draw"
     name: str  # the sample name, the file name, or "drawing"
-    pixel_scale: str = "unit"  # see cnnviz.samples.Sample
+    pixel_scale: str = "unit"  # see cnnviz.data.samples.Sample
     original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
     digest: str = ""  # of the pixels: names this image in cache keys
     is_gray: bool = False  # the three channels are equal (digits, teaching matrices, drawings)
@@ -73,7 +113,7 @@ def set_sample(name: str) -> None:
     set_image(load_sample(name), sample.label, "sample", name, sample.pixel_scale)
 
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+@memo(max_entries=64, ttl=3600)
 def _encoded(digest: str, _pixels: np.ndarray) -> bytes:
     return encode_for_display(_pixels)[0]
 

@@ -1,66 +1,46 @@
 """The guided tour of the Learn page: nine steps in the order of a lesson.
 
-Each step is a short paragraph, one or more pre-set views (a page of the app with settings
-in its URL) and "try this" prompts whose answers are worked out by ``cnnviz`` on the
-current image's size. Steps are built one at a time (``build_step``), so the Learn page
-only pays for the step it shows.
-
-A view opens through a button rather than a plain link: Streamlit keeps a page's widget
-values in the session once it has been visited, and the page's URL seeding then leaves
-them alone. ``prepare_view`` clears that page's widget keys (and chooses the sample the
-view asks for) before the switch, so the page starts from the view's settings every time.
+Each step is a short paragraph, one or more pre-set views (``ui.views.View``: a page of the
+app with settings in its URL) and "try this" prompts whose answers are worked out by
+``cnnviz`` on the current image's size. Steps are built one at a time (``build_step``), so
+the Learn page only pays for the step it shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import numpy as np
-import streamlit as st
 
-from cnnviz import arithmetic
-from cnnviz.kernels import PRESETS
-from cnnviz.models import MODELS
-from cnnviz.ops import conv2d, pool2d
-from cnnviz.samples import CLASSIC_5X5, POOLING_4X4, SAMPLES
-from ui import catalog, state, structure
+from cnnviz import (
+    CLASSIC_5X5,
+    MODELS,
+    OUTPUT_SIZE_FORMULA,
+    POOLING_4X4,
+    PRESETS,
+    ParameterError,
+    conv2d,
+    conv_params,
+    conv_params_text,
+    dense_params,
+    dense_params_text,
+    explain_output_size,
+    output_shape,
+    pool2d,
+    pool_output_shape,
+    pool_params,
+    resolve_padding,
+    rf_step,
+    rf_step_text,
+)
+from ui import catalog, state
+from ui.cache import networks
+from ui.views import View
 
-#: Each page's widget-key prefix (the ``P`` at the top of the page), for ``prepare_view``.
-WIDGET_PREFIX = {
-    "pages/convolution.py": "conv.",
-    "pages/pooling.py": "pool.",
-    "pages/models.py": "models.",
-    "pages/overview.py": "overview.",
-    "pages/feature_maps.py": "fmaps.",
-    "pages/filters.py": "filters.",
-    "pages/receptive_fields.py": "rf.",
-    "pages/architecture.py": "arch.",
-    "pages/gradcam.py": "gradcam.",
-    "pages/training.py": "train.",
-}
-QUIZ_PAGE = "pages/quiz.py"
+__all__ = ["QUIZ_PAGE", "STEPS", "ImageSize", "Step", "TryThis", "build_step"]
 
-
-@dataclass(frozen=True)
-class View:
-    """A page of the app with settings: ``query`` holds (URL key, value) pairs."""
-
-    page: str  # "pages/convolution.py"
-    label: str  # what the button says
-    query: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def params(self) -> dict[str, str]:
-        return dict(self.query)
-
-    @property
-    def url(self) -> str:
-        """The shareable path, e.g. ``/convolution?kernel=sobel_x&stride=2``."""
-        url_path = next(p.url_path for p in catalog.all_pages() if p.path == self.page)
-        query = urlencode(self.query, safe=",|")
-        return f"/{url_path}" + (f"?{query}" if query else "")
+QUIZ_PAGE = catalog.QUIZ.path
 
 
 @dataclass(frozen=True)
@@ -105,8 +85,8 @@ def _size(hw: tuple[int, ...]) -> str:
 def _formula(h: int, w: int, kernel: int, stride: int = 1, padding: int = 0,
              dilation: int = 1) -> str:
     """The output size with the formula written out, for both axes (one if square)."""
-    eh = arithmetic.explain_output_size(h, kernel, stride, padding, padding, dilation)
-    ew = arithmetic.explain_output_size(w, kernel, stride, padding, padding, dilation)
+    eh = explain_output_size(h, kernel, stride, padding, padding, dilation)
+    ew = explain_output_size(w, kernel, stride, padding, padding, dilation)
     if h == w:
         return f"`{eh.text}` on both axes"
     return f"height `{eh.text}`, width `{ew.text}`"
@@ -117,7 +97,7 @@ def _on_your_image(answer: Callable[[], str]) -> str:
     (a 1×1 upload, say)."""
     try:
         return answer()
-    except arithmetic.ParameterError as err:
+    except ParameterError as err:
         return f"Not on this image: {err}"
 
 
@@ -126,8 +106,8 @@ def _on_your_image(answer: Callable[[], str]) -> str:
 
 def _dense_vs_conv(img: ImageSize) -> Step:
     photo = 224 * 224 * 3  # a 224×224 RGB photo, flattened
-    dense = arithmetic.dense_params(photo, 1000)
-    conv = arithmetic.conv_params(3, 64, 3)
+    dense = dense_params(photo, 1000)
+    conv = conv_params(3, 64, 3)
     mine = img.h * img.w * img.c
     big = 448 * 448 * 3
     return Step(
@@ -143,19 +123,19 @@ def _dense_vs_conv(img: ImageSize) -> Step:
         (
             TryThis(f"Your image is {img.text}. How many parameters would a dense layer of "
                     "1,000 neurons need on it?",
-                    f"`{arithmetic.dense_params_text(mine, 1000)}`, against "
-                    f"`{arithmetic.conv_params_text(img.c, 64, 3)}` for 64 3×3 filters."),
+                    f"`{dense_params_text(mine, 1000)}`, against "
+                    f"`{conv_params_text(img.c, 64, 3)}` for 64 3×3 filters."),
             TryThis("Double the photo's side to 448×448. What happens to each count?",
                     f"The dense layer grows four times: "
-                    f"`{arithmetic.dense_params_text(big, 1000)}`. The convolution stays at "
-                    f"`{arithmetic.conv_params_text(3, 64, 3)}`: its weights do not depend "
+                    f"`{dense_params_text(big, 1000)}`. The convolution stays at "
+                    f"`{conv_params_text(3, 64, 3)}`: its weights do not depend "
                     "on the image size."),
         ),
         facts=(("Dense layer, 1,000 neurons, 224×224×3", f"{dense:,}"),
                ("Convolution, 64 filters of 3×3", f"{conv:,}"),
                ("Ratio", f"{dense / conv:,.0f} ×")),
-        note=f"`{arithmetic.dense_params_text(photo, 1000)}` and "
-             f"`{arithmetic.conv_params_text(3, 64, 3)}`, by `cnnviz.arithmetic`.",
+        note=f"`{dense_params_text(photo, 1000)}` and "
+             f"`{conv_params_text(3, 64, 3)}`, by `cnnviz.arithmetic`.",
     )
 
 
@@ -176,7 +156,7 @@ def _convolution(img: ImageSize) -> Step:
             TryThis(f"The kernel is 3×3 with no padding and stride 1. How big is the output on "
                     f"your {img.h}×{img.w} image?",
                     _on_your_image(lambda: (
-                        f"**{_size(arithmetic.output_shape((img.h, img.w), 3))}**: "
+                        f"**{_size(output_shape((img.h, img.w), 3))}**: "
                         f"{_formula(img.h, img.w, 3)}. A 3×3 kernel cannot centre on the "
                         "border pixels, so one pixel is lost on every side."))),
             TryThis("In the classic example (the 5×5 binary image, the X-shaped kernel), which "
@@ -195,12 +175,12 @@ def _convolution(img: ImageSize) -> Step:
 
 def _stride_padding(img: ImageSize) -> Step:
     hw = (img.h, img.w)
-    same_pads = arithmetic.resolve_padding("same", 3)
-    span, _ = arithmetic.rf_step(1, 1, 3, 1, 2)  # one dilated placement = one layer's field
+    same_pads = resolve_padding("same", 3)
+    span, _ = rf_step(1, 1, 3, 1, 2)  # one dilated placement = one layer's field
     try:
-        arithmetic.resolve_padding("same", 3, 1, 2)
+        resolve_padding("same", 3, 1, 2)
         refusal = ""
-    except arithmetic.ParameterError as err:
+    except ParameterError as err:
         refusal = str(err)
     return Step(
         "Stride and padding",
@@ -209,7 +189,7 @@ def _stride_padding(img: ImageSize) -> Step:
         "**Padding** adds a border (zeros by default) so that the kernel can also centre on "
         "the edge pixels; with a 3×3 kernel, 1 pixel of padding keeps the size at stride 1, "
         "which is what *same* padding means. **Dilation** spreads the kernel's taps apart. "
-        f"The page writes out the output-size formula `{arithmetic.OUTPUT_SIZE_FORMULA}` with "
+        f"The page writes out the output-size formula `{OUTPUT_SIZE_FORMULA}` with "
         "your numbers.",
         (View("pages/convolution.py", "Open Sobel x with stride 2 and padding 1",
               (("kernel", "sobel_x"), ("stride", "2"), ("padding", "1"))),
@@ -220,13 +200,13 @@ def _stride_padding(img: ImageSize) -> Step:
         (
             TryThis("Set stride to 2: what happens to the output size?",
                     _on_your_image(lambda: (
-                        f"With padding 1 it goes from {_size(arithmetic.output_shape(hw, 3, 1, 1))}"
-                        f" at stride 1 to **{_size(arithmetic.output_shape(hw, 3, 2, 1))}** at "
+                        f"With padding 1 it goes from {_size(output_shape(hw, 3, 1, 1))}"
+                        f" at stride 1 to **{_size(output_shape(hw, 3, 2, 1))}** at "
                         f"stride 2: {_formula(img.h, img.w, 3, 2, 1)}. About half on each axis, "
                         "a quarter of the pixels."))),
             TryThis("With padding 'same' and stride 1, how big is the output?",
                     _on_your_image(lambda: (
-                        f"**{_size(arithmetic.output_shape(hw, 3, 1, 'same'))}**, the size of "
+                        f"**{_size(output_shape(hw, 3, 1, 'same'))}**, the size of "
                         f"the input: 'same' pads {same_pads[0]} pixel on each side for a 3×3 "
                         "kernel."))),
             TryThis("Why does the page refuse 'same' padding together with stride 2?",
@@ -235,15 +215,15 @@ def _stride_padding(img: ImageSize) -> Step:
                     "the 3×3 kernel cover, and how big is the output?",
                     f"It covers {span}×{span} pixels (2·(3−1) + 1 = {span}), with gaps. "
                     + _on_your_image(lambda: (
-                        f"Output: **{_size(arithmetic.output_shape(hw, 3, 1, 0, 2))}**: "
+                        f"Output: **{_size(output_shape(hw, 3, 1, 0, 2))}**: "
                         f"{_formula(img.h, img.w, 3, 1, 0, 2)}."))),
         ),
     )
 
 
 def _channels(img: ImageSize) -> Step:
-    weights = arithmetic.conv_params(3, 1, 3, bias=False)
-    with_bias = arithmetic.conv_params(3, 1, 3)
+    weights = conv_params(3, 1, 3, bias=False)
+    with_bias = conv_params(3, 1, 3)
     return Step(
         "Colour channels",
         "A colour image is three grids of numbers: red, green and blue. A kernel on it has one "
@@ -264,11 +244,11 @@ def _channels(img: ImageSize) -> Step:
                     "bias."),
             TryThis("A layer of 16 such filters: how many parameters? And on a grayscale "
                     "image?",
-                    f"RGB: `{arithmetic.conv_params_text(3, 16, 3)}`. Grey: "
-                    f"`{arithmetic.conv_params_text(1, 16, 3)}`."),
+                    f"RGB: `{conv_params_text(3, 16, 3)}`. Grey: "
+                    f"`{conv_params_text(1, 16, 3)}`."),
             TryThis("The next layer has 32 filters of 3×3 on those 16 maps. How many "
                     "parameters?",
-                    f"`{arithmetic.conv_params_text(16, 32, 3)}`: each filter has one 3×3 "
+                    f"`{conv_params_text(16, 32, 3)}`: each filter has one 3×3 "
                     "slice per incoming map."),
         ),
     )
@@ -282,7 +262,7 @@ def _pooling(img: ImageSize) -> Step:
         "A **pooling** layer shrinks each map: a window, usually 2×2 with stride 2, slides over "
         "it and keeps one number per window, the maximum or the mean. Every channel is pooled "
         "on its own, and there is nothing to learn: max and mean are fixed functions, so "
-        f"pooling adds {arithmetic.pool_params()} parameters. Halving height and width "
+        f"pooling adds {pool_params()} parameters. Halving height and width "
         "quarters the work of every later layer, and the next kernels see a larger part of "
         "the image.",
         (View("pages/pooling.py", "Open the textbook 4×4 example",
@@ -294,15 +274,15 @@ def _pooling(img: ImageSize) -> Step:
             TryThis(f"2×2 max pooling with stride 2 on your {img.h}×{img.w} image: what is the "
                     "output size, and how many parameters does it add?",
                     _on_your_image(lambda: (
-                        f"**{_size(arithmetic.pool_output_shape(hw, 2))}** and "
-                        f"**{arithmetic.pool_params()}** parameters: "
+                        f"**{_size(pool_output_shape(hw, 2))}** and "
+                        f"**{pool_params()}** parameters: "
                         f"{_formula(img.h, img.w, 2, 2)}."))),
             TryThis("Which number wins each window of the textbook 4×4 example?",
                     f"{textbook.astype(int).tolist()}: the largest value of each 2×2 "
                     "block."),
             TryThis("Make the window 3×3 and keep stride 2. How big is the output now?",
                     _on_your_image(lambda: (
-                        f"**{_size(arithmetic.pool_output_shape(hw, 3, 2))}**: "
+                        f"**{_size(pool_output_shape(hw, 3, 2))}**: "
                         f"{_formula(img.h, img.w, 3, 2)}. The windows overlap by one row and "
                         "column."))),
         ),
@@ -312,13 +292,13 @@ def _pooling(img: ImageSize) -> Step:
 def _hierarchy(img: ImageSize) -> Step:
     r, j, lines = 1, 1, []
     for _ in range(3):
-        lines.append(arithmetic.rf_step_text(r, j, 3))
-        r, j = arithmetic.rf_step(r, j, 3)
+        lines.append(rf_step_text(r, j, 3))
+        r, j = rf_step(r, j, 3)
     three = r
-    pool_text = arithmetic.rf_step_text(r, j, 2, 2)
-    r, j = arithmetic.rf_step(r, j, 2, 2)
-    conv_text = arithmetic.rf_step_text(r, j, 3)
-    r, j = arithmetic.rf_step(r, j, 3)
+    pool_text = rf_step_text(r, j, 2, 2)
+    r, j = rf_step(r, j, 2, 2)
+    conv_text = rf_step_text(r, j, 3)
+    r, j = rf_step(r, j, 3)
     return Step(
         "The feature hierarchy and receptive fields",
         "Stack layers and each one works on the maps of the one before: the first layer's "
@@ -356,13 +336,13 @@ YEARS = {"lenet5": 1998, "alexnet": 2012, "vgg16": 2014, "resnet18": 2015}
 
 
 def _architectures(img: ImageSize) -> Step:
-    totals = {name: structure.totals(name) for name in ARCHITECTURES}
-    vgg_dense = sum(row["params"] for row in structure.layers("vgg16")
+    totals = {name: networks.totals(name) for name in ARCHITECTURES}
+    vgg_dense = sum(row["params"] for row in networks.layer_table("vgg16")
                     if row["type"] == "Linear")
-    two_3x3 = 2 * arithmetic.conv_params(64, 64, 3)
-    one_5x5 = arithmetic.conv_params(64, 64, 5)
-    r, j = arithmetic.rf_step(*arithmetic.rf_step(1, 1, 3), 3)
-    shortcut = arithmetic.conv_params_text(64, 128, 1, bias=False)
+    two_3x3 = 2 * conv_params(64, 64, 3)
+    one_5x5 = conv_params(64, 64, 5)
+    r, j = rf_step(*rf_step(1, 1, 3), 3)
+    shortcut = conv_params_text(64, 128, 1, bias=False)
     return Step(
         "From LeNet to ResNet, and skip connections",
         "The classic networks are stacks of the same few layers, bigger each time. LeNet-5 "
@@ -377,8 +357,8 @@ def _architectures(img: ImageSize) -> Step:
         (
             TryThis("VGG stacks two 3×3 convolutions where one 5×5 would do: both see 5×5 "
                     "pixels. With 64 channels in and out, which has fewer parameters?",
-                    f"Two 3×3: 2 × `{arithmetic.conv_params_text(64, 64, 3)}` = "
-                    f"**{two_3x3:,}**. One 5×5: `{arithmetic.conv_params_text(64, 64, 5)}`, "
+                    f"Two 3×3: 2 × `{conv_params_text(64, 64, 3)}` = "
+                    f"**{two_3x3:,}**. One 5×5: `{conv_params_text(64, 64, 5)}`, "
                     f"{one_5x5 - two_3x3:,} more. "
                     f"Both see {r}×{r} pixels, and the pair has a ReLU in between."),
             TryThis("Where do VGG-16's parameters sit?",
@@ -402,7 +382,7 @@ def _architectures(img: ImageSize) -> Step:
 
 
 def _grad_cam(img: ImageSize) -> Step:
-    rows = {row["name"]: row for row in structure.layers("shapes")}
+    rows = {row["name"]: row for row in networks.layer_table("shapes")}
     _, h, w = rows["conv4"]["output_shape"]
     _, in_h, _ = MODELS["shapes"].input_size
     return Step(
@@ -433,12 +413,12 @@ def _grad_cam(img: ImageSize) -> Step:
 
 
 def _transfer(img: ImageSize) -> Step:
-    rows = {row["name"]: row for row in structure.layers("resnet18")}
+    rows = {row["name"]: row for row in networks.layer_table("resnet18")}
     features = int(np.prod(rows["avgpool"]["output_shape"]))
     classes = len(MODELS["resnet18"].class_names)
-    total = structure.totals("resnet18")["params"]
-    old_head = arithmetic.dense_params(features, classes)
-    new_head = arithmetic.dense_params(features, 5)
+    total = networks.totals("resnet18")["params"]
+    old_head = dense_params(features, classes)
+    new_head = dense_params(features, 5)
     cached = MODELS["resnet18"].weights.cached_path().exists()
     weights = (
         "ResNet-18's ImageNet weights are in this machine's torch cache, so the Models page "
@@ -465,8 +445,8 @@ def _transfer(img: ImageSize) -> Step:
             TryThis(f"ResNet-18's last layer maps {features} features to {classes:,} ImageNet "
                     "classes. How many parameters does a new last layer for 5 classes have, and "
                     "what share of the network is that?",
-                    f"`{arithmetic.dense_params_text(features, 5)}`, against "
-                    f"`{arithmetic.dense_params_text(features, classes)}` before: "
+                    f"`{dense_params_text(features, 5)}`, against "
+                    f"`{dense_params_text(features, classes)}` before: "
                     f"{new_head / (total - old_head + new_head):.3%} of the "
                     f"{total - old_head + new_head:,} parameters. Freeze the rest and "
                     "training only has to fit those."),
@@ -497,17 +477,3 @@ def build_step(number: int, image: state.CurrentImage | ImageSize) -> Step:
     """Step ``number`` (1-based) for ``image``: its text, views and worked answers."""
     size = image if isinstance(image, ImageSize) else ImageSize.of(image)
     return STEPS[number - 1][1](size)
-
-
-def prepare_view(view: View) -> None:
-    """Button callback: clear the target page's controls so that it seeds every one of them
-    from the view's URL (its defaults for the keys the view leaves out), and pick the view's
-    sample in the sidebar."""
-    prefix = WIDGET_PREFIX[view.page]
-    for key in [k for k in st.session_state.keys() if str(k).startswith(prefix)]:
-        del st.session_state[key]
-    sample = view.params.get("sample")
-    if sample in SAMPLES:
-        if st.session_state.get(state.SOURCE, "Sample") != "Sample":
-            del st.session_state[state.SOURCE]  # back to its default, "Sample"
-        st.session_state[state.SAMPLE] = sample

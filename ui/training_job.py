@@ -30,9 +30,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnviz import training
-from cnnviz.models import MODELS, get_spec
-from cnnviz.training import EpochReport, TrainConfig
+from cnnviz import (
+    DataUnavailable,
+    EpochReport,
+    ShapesConfig,
+    TrainConfig,
+    TrainingData,
+    TrainResult,
+    conv_weights,
+    first_conv,
+    get_spec,
+    load_digit_data,
+    load_shapes_data,
+    model_card,
+    train_digits,
+    train_shapes,
+)
+
+__all__ = [
+    "MAX_CONCURRENT_RUNS",
+    "MAX_EPOCHS",
+    "MAX_SECONDS",
+    "TRAINERS",
+    "ServerBusy",
+    "TrainingJob",
+    "config_for",
+    "initial_filters",
+]
 
 MAX_EPOCHS = 30
 #: Wall-clock limit of one run. 30 digit epochs take about 35 s alone on one core, a shapes
@@ -43,46 +67,31 @@ MAX_SECONDS = 600.0
 MAX_CONCURRENT_RUNS = 2
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 
-Trainer = Callable[..., training.TrainResult]
+Trainer = Callable[..., TrainResult]
 
 
 class ServerBusy(RuntimeError):
     """Every training slot of the server is taken; the message is a sentence for the user."""
 
 
-def trainers() -> dict[str, Trainer]:
-    """Models the page can train: registry name -> training function.
-
-    ``digits`` always; ``shapes`` once the registry has it and ``cnnviz.training`` has a
-    ``train_shapes`` with the same signature as ``train_digits``.
-    """
-    found: dict[str, Trainer] = {"digits": training.train_digits}
-    shapes = getattr(training, "train_shapes", None)
-    if "shapes" in MODELS and callable(shapes):
-        found["shapes"] = shapes
-    return found
+#: Models the page can train: registry name -> training function.
+TRAINERS: dict[str, Trainer] = {"digits": train_digits, "shapes": train_shapes}
 
 
 @lru_cache(maxsize=4)
-def _digit_data(train_images: int | None) -> training.TrainingData:
+def _digit_data(train_images: int | None) -> TrainingData:
     """The preprocessed digits, shared read-only by every run (training only indexes them,
     which copies); preprocessing 5,000 digits costs 0.5-2 s, once per process.
 
     train_images: keep that many training images, evenly spread over the digits.
     """
-    return training.load_digit_data(TrainConfig(max_train_images=train_images))
+    return load_digit_data(TrainConfig(max_train_images=train_images))
 
 
 @lru_cache(maxsize=2)
-def _shapes_data(train_images: int) -> training.TrainingData:
+def _shapes_data(train_images: int) -> TrainingData:
     """The generated shapes (uint8, about 100 MB for 8,000), shared read-only by every run."""
-    return training.load_shapes_data(training.ShapesConfig(train_images=train_images))
-
-
-def first_layer(model: nn.Module) -> np.ndarray:
-    """The first conv layer's weights, float32 (F, C, kh, kw)."""
-    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    return conv.weight.detach().numpy().copy()
+    return load_shapes_data(ShapesConfig(train_images=train_images))
 
 
 def initial_filters(config: TrainConfig) -> np.ndarray:
@@ -90,7 +99,8 @@ def initial_filters(config: TrainConfig) -> np.ndarray:
     ``config.seed`` right before it builds the model, and so does this."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return first_layer(get_spec(config.model).build())
+        model = get_spec(config.model).build()
+        return conv_weights(model, first_conv(model))  # float32 (F, C, kh, kw)
 
 
 @dataclass(eq=False)
@@ -126,7 +136,7 @@ class TrainingJob:
         train_images: for digits, train on that many images spread over every class (shapes
         configs carry their own ``train_images``).
         """
-        train = trainers().get(config.model)
+        train = TRAINERS.get(config.model)
         if train is None:
             raise ValueError(f"'{config.model}' cannot be trained here")
         if not 1 <= config.epochs <= MAX_EPOCHS:
@@ -190,10 +200,10 @@ class TrainingJob:
         try:
             torch.set_num_threads(1)  # the server's setting; said again for this new thread
             kwargs = {}
-            if train is training.train_digits:
-                kwargs["data"] = _digit_data(self.train_images)
-            elif hasattr(training, "load_shapes_data") and hasattr(self.config, "train_images"):
+            if isinstance(self.config, ShapesConfig):
                 kwargs["data"] = _shapes_data(self.config.train_images)
+            else:
+                kwargs["data"] = _digit_data(self.train_images)
             result = train(self.config, on_epoch=self._on_epoch, stop=self._should_stop,
                            **kwargs)
             model = result.model.eval()
@@ -207,7 +217,7 @@ class TrainingJob:
                                    "stopped" if result.stopped else "finished"))
         except Exception as err:  # noqa: BLE001 - any failure becomes a sentence on the page
             traceback.print_exc(file=sys.stderr)
-            message = str(err) if isinstance(err, training.DataUnavailable) else (
+            message = str(err) if isinstance(err, DataUnavailable) else (
                 f"{type(err).__name__}: {err}")
             outcome = dict(error=message, status="failed")
         finally:
@@ -219,11 +229,8 @@ class TrainingJob:
                     self.status, self.error = "failed", "The training was interrupted."
             _slots.release()
 
-    def _card(self, result: training.TrainResult) -> dict:
-        try:
-            card = training.model_card(result)
-        except Exception:  # noqa: BLE001 - a model from another trainer may lack DigitData
-            card = {"model": self.config.model, "epochs": len(result.history)}
+    def _card(self, result: TrainResult) -> dict:
+        card = model_card(result)
         card.pop("command", None)  # not made by the command line
         return card | {
             "trained_in": "this browser session (the Training page); not saved to disk",
@@ -236,13 +243,12 @@ def config_for(model: str, epochs: int, lr: float, batch_size: int, augment: boo
                max_train_images: int | None = None) -> TrainConfig:
     """The run settings of the page's controls; everything else keeps the library's defaults.
 
-    Digits use ``TrainConfig``; shapes their own config class when the library has one
-    (``ShapesConfig``), whose ``train_images`` takes max_train_images (capped at its default).
+    Digits use ``TrainConfig``; shapes ``ShapesConfig``, whose ``train_images`` takes
+    max_train_images (capped at its default).
     For digits pass the image count to ``TrainingJob.start`` instead, which spreads it over
     every class.
     """
-    cls = getattr(training, "ShapesConfig", TrainConfig) if model == "shapes" else TrainConfig
-    base = cls()
+    base = ShapesConfig() if model == "shapes" else TrainConfig()
     changes = dict(model=model, epochs=int(epochs), lr=float(lr), batch_size=int(batch_size),
                    augment=bool(augment))
     if max_train_images is not None and "train_images" in {f.name for f in fields(base)}:

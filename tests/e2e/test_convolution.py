@@ -22,7 +22,8 @@ def _current_step(page: Page) -> str:
 
 def test_prepared_link_output_size_and_play(page: Page, app_url, shot):
     open_app(page, f"{app_url}/convolution?kernel=sobel_x&stride=2&padding=1")
-    # The cat is 300×451: floor((300 + 2 - 2 - 1) / 2) + 1 = 150, floor((451 + 2 - 2 - 1) / 2) + 1 = 226
+    # The cat is 300×451: floor((300 + 2 - 2 - 1) / 2) + 1 = 150,
+    # floor((451 + 2 - 2 - 1) / 2) + 1 = 226
     expect(page.get_by_text("150 × 226")).to_be_visible()
     expect(page.get_by_text("⌊(300 + 2·1 − 1·(3−1) − 1) / 2⌋ + 1 = 150")).to_be_visible()
     assert_no_exception(page)

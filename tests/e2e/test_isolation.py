@@ -34,10 +34,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from playwright.sync_api import Page, expect
 
-from cnnviz import load_image, predict
-from cnnviz.images import fit_within
-from cnnviz.models import get_spec
-from cnnviz.samples import load_sample
+from cnnviz import fit_within, get_spec, load_image, load_sample, predict
 from tests.e2e.helpers import (
     assert_no_exception,
     choose_source,

@@ -81,7 +81,7 @@ def test_answer_a_question_right_and_one_wrong(page: Page, app_url, shot):
     open_app(page, f"{app_url}/quiz")
     page.wait_for_url(re.compile(r"seed=\d+"))
     seed = int(_query(page)["seed"])  # a random quiz, its number in the URL
-    questions = quiz.quiz(seed, 5)
+    questions = quiz.make_quiz(seed, 5)
     numeric = [i for i, q in enumerate(questions) if not q.is_choice]
     first, second = numeric[0], numeric[1]
 

@@ -8,9 +8,7 @@ import pytest
 
 from bench import load
 from bench.streamlit_client import Session, number, options
-from cnnviz.arithmetic import output_size
-from cnnviz.kernels import PRESETS
-from cnnviz.samples import DEFAULT_SAMPLE, load_sample
+from cnnviz import DEFAULT_SAMPLE, PRESETS, load_sample, output_size
 from tests.run_async import run_async
 
 pytestmark = pytest.mark.e2e

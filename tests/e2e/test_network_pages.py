@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from cnnviz.filters import kernel_of
-from cnnviz.kernels import format_kernel_slices
-from cnnviz.models import load_model
+from cnnviz import format_kernel_slices, kernel_of, load_model
 from tests.e2e.helpers import assert_no_exception, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e

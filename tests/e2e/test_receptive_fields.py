@@ -7,9 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from cnnviz import unit_receptive_box
-from cnnviz.models import load_model
-from cnnviz.plots import HIGHLIGHT
+from cnnviz import HIGHLIGHT, load_model, unit_receptive_box
 from tests.e2e.helpers import assert_no_exception, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e

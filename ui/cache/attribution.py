@@ -1,0 +1,112 @@
+"""What the Grad-CAM page computes, kept: maps, trust checks and the layers to choose from.
+
+Keys are the model's registry name, the image digest and small parameter values; the model
+input travels as an underscore argument. Only numbers and figures are kept, never a model.
+The shared models come from ``ui.cache.models`` (never changed here: every attribution
+function works on a private twin of the model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+import cnnviz
+from cnnviz import DeletionCurve, PointingGame, RandomisationCheck
+from ui.cache import models
+from ui.cache.memo import memo
+
+__all__ = [
+    "deletion",
+    "every_layer",
+    "grad_cam",
+    "layer_choices",
+    "method_map",
+    "pointing_game",
+    "probabilities",
+    "randomisation",
+]
+
+CACHE = dict(max_entries=128, ttl=3600)
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    """A tensor copy of a kept (read-only) input."""
+    return torch.tensor(x)
+
+
+@memo(max_entries=16, ttl=24 * 3600)
+def layer_choices(model_name: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """(layer, (h, w)) for every layer Grad-CAM can use, input end first (no weights needed)."""
+    spec = cnnviz.get_spec(model_name)
+    return tuple(cnnviz.cam_layers(cnnviz.architecture(model_name), spec.input_size))
+
+
+@memo(**CACHE)
+def probabilities(model_name: str, digest: str, _pixels: np.ndarray) -> np.ndarray:
+    """float64 (n_classes,): ``cnnviz.predict`` (uniform for a blank image)."""
+    probs = cnnviz.predict(model_name, _pixels)
+    probs.setflags(write=False)
+    return probs
+
+
+@memo(**CACHE)
+def grad_cam(model_name: str, digest: str, layer: str, target: int, _x: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(native float32 (h, w) in layer units, upsampled float32 (H, W) in [0, 1])."""
+    model, x = models.model(model_name), _tensor(_x)
+    native = cnnviz.grad_cam_native(model, x, target, layer)
+    heat = cnnviz.grad_cam(model, x, target, layer)
+    return native, heat
+
+
+@memo(**CACHE)
+def every_layer(model_name: str, digest: str, target: int, layers: tuple[str, ...],
+                _x: np.ndarray) -> list[np.ndarray]:
+    """Native Grad-CAM at every layer of ``layers``, one forward and one backward pass."""
+    return cnnviz.grad_cam_layers(models.model(model_name), _tensor(_x), target, list(layers))
+
+
+@memo(**CACHE)
+def method_map(model_name: str, digest: str, method: str, target: int, layer: str,
+               options: tuple[tuple[str, int], ...], _x: np.ndarray,
+               _progress: Callable[[float], None] | None = None
+               ) -> tuple[np.ndarray, float | None]:
+    """(heat float32 (H, W) in [0, 1], Integrated Gradients' convergence delta or None) of
+    one of ``cnnviz.ATTRIBUTIONS``. ``options`` go to the method (steps; window and stride);
+    occlusion calls ``_progress(fraction)`` while it runs (never when the map is kept: see
+    ``method_map.peek``)."""
+    model, x = models.model(model_name), _tensor(_x)
+    kwargs = dict(options)
+    if method == "integrated_gradients":
+        return cnnviz.integrated_gradients(model, x, target, return_delta=True, **kwargs)
+    if method == "occlusion":
+        kwargs["progress"] = _progress
+    return cnnviz.ATTRIBUTIONS[method](model, x, target, layer, **kwargs), None
+
+
+@memo(**CACHE)
+def randomisation(model_name: str, digest: str, target: int, layer: str, top_layers: int,
+                  _x: np.ndarray) -> RandomisationCheck:
+    return cnnviz.randomisation_check(models.model(model_name), _tensor(_x), target, layer,
+                                      "grad_cam", top_layers=top_layers)
+
+
+@memo(**CACHE)
+def deletion(model_name: str, digest: str, target: int, layer: str, _x: np.ndarray
+             ) -> tuple[DeletionCurve, DeletionCurve]:
+    """Deletion curves of the Grad-CAM map and of a random map (the yardstick)."""
+    model, x = models.model(model_name), _tensor(_x)
+    heat = cnnviz.grad_cam(model, x, target, layer)
+    noise = np.random.default_rng(0).random(heat.shape, dtype=np.float32)
+    return (cnnviz.deletion_curve(model, x, target, heat),
+            cnnviz.deletion_curve(model, x, target, noise))
+
+
+@memo(max_entries=4, ttl=24 * 3600)
+def pointing_game(model_name: str = "shapes") -> PointingGame:
+    """Grad-CAM's pointing game on the 1,000 held-out shapes at the recommended layer; played
+    once per process."""
+    return cnnviz.pointing_game(model_name)

@@ -1,0 +1,93 @@
+"""The models the pages read: the only thing kept with ``st.cache_resource``.
+
+Registry models come from ``cnnviz.load_model``, which keeps one shared copy per process (the
+library's own cache; never modified here: every computation that needs hooks or gradients
+works on a private copy). The receptive-field lesson network is not in the registry; it is
+built once here. A model this session trained on the Training page is this session's alone:
+it is found in ``state.TRAINED_MODELS`` and named ``name@run_id`` in cache keys, so its
+numbers never reach another session.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import streamlit as st
+from torch import nn
+
+from cnnviz import LESSON_MODEL, MODELS, ModelSpec, get_spec, load_model
+from ui import state
+
+__all__ = [
+    "LESSON",
+    "SLOW_MODELS",
+    "Network",
+    "is_pretrained",
+    "model",
+    "network",
+    "session_model",
+    "spec",
+    "spinner_for",
+]
+
+LESSON = LESSON_MODEL.name  # "lesson": the receptive-field toy network, not in the registry
+#: Models that take a second or more per rerun on one core: their pages show a spinner.
+SLOW_MODELS = ("alexnet", "vgg16", "resnet18")
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of a registry model, or of the lesson network. ModelError when unknown."""
+    return LESSON_MODEL if name == LESSON else get_spec(name)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _lesson_model() -> nn.Module:
+    return LESSON_MODEL.build().eval()
+
+
+def spinner_for(name: str, text: str):
+    """A spinner for the slow models, nothing for the fast ones."""
+    return st.spinner(text) if name in SLOW_MODELS else nullcontext()
+
+
+def model(name: str) -> nn.Module:
+    """The shared model ``name`` (a registry model or the lesson network; never modify it).
+    ModelError when it cannot be loaded; a spinner while a big one loads."""
+    if name == LESSON:
+        return _lesson_model()
+    with spinner_for(name, f"Loading {name}…"):
+        return load_model(name)
+
+
+def is_pretrained(name: str) -> bool:
+    return bool(getattr(model(name), "cnnviz_pretrained", False))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """The network a page reads: a registry model or the one this session trained."""
+
+    name: str  # registry name: preprocessing, classes, input size
+    key: str  # names it in cache keys: the name, or "name@run_id" for a session model
+    model: nn.Module
+    session: bool  # trained in this session on the Training page
+
+    @property
+    def recipe(self) -> str:
+        return MODELS[self.name].preprocessing
+
+
+def session_model(name: str) -> nn.Module | None:
+    """The model called ``name`` that this session trained, if any."""
+    entry = state.trained_models().get(name)
+    return entry[0] if entry else None
+
+
+def network(name: str, use_session: bool = False) -> Network:
+    """The registry model ``name`` (ModelError if it cannot load), or this session's trained
+    one when asked for and there is one."""
+    trained = session_model(name) if use_session else None
+    if trained is not None:
+        return Network(name, f"{name}@{trained.cnnviz_run_id}", trained, True)
+    return Network(name, name, model(name), False)

@@ -1,0 +1,75 @@
+"""What each page opens on when the link does not say: its network, and the layer of a
+network it shows first. One place, so a page's first view is a decision made here.
+"""
+
+from __future__ import annotations
+
+from cnnviz import RECOMMENDED_LAYERS, LayerError
+from ui.cache import models, networks
+
+__all__ = [
+    "ARCHITECTURE_MODEL",
+    "GRADCAM_MODEL",
+    "NETWORK_MODEL",
+    "RECEPTIVE_FIELD_NETWORK",
+    "cam_layer",
+    "channel_layer",
+    "feature_map_layer",
+    "filter_layer",
+    "overview_layer",
+    "receptive_field_layer",
+]
+
+#: The Models, Overview, Feature maps, Filters, What a channel detects and Training pages.
+NETWORK_MODEL = "digits"
+#: Grad-CAM explains the shapes network: its held-out images have object boxes.
+GRADCAM_MODEL = "shapes"
+#: Architecture opens on the classic with the most instructive table.
+ARCHITECTURE_MODEL = "vgg16"
+#: Receptive fields open on the lesson network (3 → 5 → 7).
+RECEPTIVE_FIELD_NETWORK = models.LESSON
+
+
+def _middle(names: list[str]) -> str | None:
+    return names[len(names) // 2] if names else None
+
+
+def overview_layer(name: str) -> str:
+    """The map the Overview opens large: the first layer (the input when there is none)."""
+    layers = networks.overview_layers(name)
+    return layers[0] if layers else "input"
+
+
+def _convs(name: str) -> tuple[str, ...]:
+    convs = networks.conv_layers(name)
+    if not convs:
+        raise LayerError("This model has no convolution.")
+    return convs
+
+
+def feature_map_layer(name: str) -> str:
+    """The first convolution: its maps are the easiest to read."""
+    return _convs(name)[0]
+
+
+def filter_layer(name: str) -> str:
+    """The second convolution (the first one that looks at maps, not pixels)."""
+    convs = _convs(name)
+    return convs[1] if len(convs) > 1 else convs[0]
+
+
+def channel_layer(name: str) -> str:
+    """The middle convolution: conv2 of the digits CNN, conv3 of the shapes CNN."""
+    convs = [s.name for s in networks.layer_steps(name) if s.kind == "Conv2d"]
+    return _middle(convs) or networks.spatial_layers(name)[0]
+
+
+def receptive_field_layer(name: str) -> str:
+    """The middle convolution: conv3 of the lesson (field 7), conv2 of the digits network."""
+    rows = networks.rf_table(name)
+    return _middle([r["name"] for r in rows if r["type"] == "Conv2d"]) or rows[0]["name"]
+
+
+def cam_layer(name: str, choices: list[str]) -> str:
+    """The recommended Grad-CAM layer (the last convolutional stage), else the last choice."""
+    return RECOMMENDED_LAYERS.get(name, choices[-1])
