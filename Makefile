@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make run    install everything into .venv/ and start the app
-#   make test   install everything (Chromium too) and run every test
+#   make test   install everything (Chromium too), lint with ruff and run every test
 # A second run reuses what is installed: the stamps below only go stale when
 # requirements*.txt change.
 
@@ -20,6 +20,7 @@ run: $(APP_STAMP)
 	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(DEV_STAMP) chromium nginx
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP) chromium
