@@ -27,7 +27,8 @@ st.markdown(
 link = Link()
 link.seed([STEP])
 
-number = st.selectbox("Step", range(1, N + 1), key=STEP.widget, persist_state="session",
+number = st.selectbox("Step", range(STEP.bounds[0], STEP.bounds[1] + 1), key=STEP.widget,
+                      persist_state="session",
                       format_func=lambda i: f"{i}. {tour.STEPS[i - 1][0]}")
 st.progress(number / N, text=f"Step {number} of {N}")
 

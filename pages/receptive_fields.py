@@ -134,16 +134,16 @@ layer = layer_col.selectbox(
 )
 picture = networks.seen_picture(name, image)
 channels, out_h, out_w = networks.layer_maps(models.network(name), image, (layer,))[layer].shape
-link.seed([map_param("channel", CHANNEL_KEY, channels),
-           unit_param("unit", UNIT_KEYS, centre_unit(out_h, out_w), out_h, out_w)])
+CHANNEL, _ = link.seed([map_param("channel", CHANNEL_KEY, channels),
+                        unit_param("unit", UNIT_KEYS, centre_unit(out_h, out_w), out_h, out_w)])
 for key, size, centre in zip(UNIT_KEYS, (out_h, out_w), centre_unit(out_h, out_w), strict=True):
     value = int(st.session_state.get(key, AUTO))
     st.session_state[key] = centre if value == AUTO else min(max(value, 0), size - 1)
-if st.session_state.get(CHANNEL_KEY) not in (MEAN, *range(channels)):
+if st.session_state.get(CHANNEL_KEY) not in CHANNEL.options:
     st.session_state[CHANNEL_KEY] = MEAN
 
-channel = channel_col.selectbox(
-    "Map", (MEAN, *range(channels)), key=CHANNEL_KEY, persist_state="session",
+channel = widgets.select(
+    CHANNEL, "Map", channel_col,
     format_func=lambda c: (f"mean of {channels} channels" if channels > 1 else
                            "the only channel") if c == MEAN else f"channel {c}",
 )

@@ -1,7 +1,8 @@
-"""Session state shared by every page, and every session key that is not a page's widget.
+"""Session state shared by every page, and every session key that is not a page's own.
 
-A page's widget keys start with its catalogue prefix (``ui.catalog``) and are declared with
-its URL controls; everything else a session keeps is named here, once.
+A page's own keys (its widgets, declared with its URL controls, and the few things a page
+remembers for itself, such as the Convolution page's last preset) start with its catalogue
+prefix (``ui.catalog``); everything shared, or kept across pages, is named here, once.
 """
 
 from __future__ import annotations
