@@ -37,6 +37,7 @@ __all__ = [
     "rf_step",
     "rf_step_text",
     "same_padding",
+    "tf_same_padding",
 ]
 
 # The formula in symbols, for pages that show it next to the numbers.
@@ -170,6 +171,22 @@ def same_padding(kernel: int, dilation: int = 1) -> Pair:
     total = dilation * (kernel - 1)
     before = total // 2
     return (before, total - before)
+
+
+def tf_same_padding(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> Pair:
+    """(before, after) padding of TensorFlow's "SAME" along one axis of length ``n``.
+
+    The output has ⌈n/s⌉ cells, so the total is ``max((⌈n/s⌉ − 1)·s + d·(k−1) + 1 − n, 0)``;
+    an odd total puts the extra pixel after (bottom/right). At stride 1 it equals
+    ``same_padding``; at stride 2 it depends on the input: 3×3 on 224 pads (0, 1), on 225
+    pads (1, 1).
+    """
+    n, kernel = _as_int(n, "the input size"), _as_int(kernel, "the kernel size")
+    stride, dilation = _as_int(stride, "the stride"), _as_int(dilation, "the dilation")
+    if min(n, kernel, stride, dilation) < 1:
+        raise ParameterError("Input size, kernel size, stride and dilation must be at least 1.")
+    total = max((-(-n // stride) - 1) * stride + dilation * (kernel - 1) + 1 - n, 0)
+    return total // 2, total - total // 2
 
 
 def resolve_padding(
@@ -367,10 +384,11 @@ def conv_params_text(
     bias: bool = True,
     groups: int = 1,
 ) -> str:
-    """The count written out as C_out × (kh·kw·C_in + 1): "64 × (3·3·3 + 1) = 1,792"."""
+    """The count written out as C_out × (kh·kw·C_in + 1): "64 × (3·3·3 + 1) = 1,792"; a grouped
+    layer shows C_in/groups: "672 × 5·5·(672/672) = 16,800"."""
     total = conv_params(in_channels, out_channels, kernel_hw, bias, groups)
     kh, kw = as_pair(kernel_hw, "kernel size")
-    per_filter = f"{kh}·{kw}·{_fmt(int(in_channels) // int(groups))}"
+    per_filter = f"{kh}·{kw}·{_per_group(in_channels, groups)}"
     inner = f"({per_filter} + 1)" if bias else per_filter
     return f"{_fmt(int(out_channels))} × {inner} = {_fmt(total)}"
 
@@ -400,8 +418,15 @@ def conv_macs_text(
     total = conv_macs(out_hw, in_channels, out_channels, kernel_hw, groups)
     oh, ow = as_pair(out_hw, "output size")
     kh, kw = as_pair(kernel_hw, "kernel size")
-    cin = int(in_channels) // int(groups)
-    return f"{oh}·{ow}·{int(out_channels)} × {kh}·{kw}·{cin} = {_fmt(total)}"
+    return (f"{oh}·{ow}·{_fmt(int(out_channels))} × {kh}·{kw}·"
+            f"{_per_group(in_channels, groups)} = {_fmt(total)}")
+
+
+def _per_group(in_channels: int, groups: int) -> str:
+    """The input channels one filter sees: "64", or "(672/672)" for a grouped layer, so a
+    depthwise layer's count shows why it is small."""
+    cin, g = int(in_channels), int(groups)
+    return _fmt(cin) if g == 1 else f"({_fmt(cin)}/{_fmt(g)})"
 
 
 def dense_params(n_in: int, n_out: int, bias: bool = True) -> int:

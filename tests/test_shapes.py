@@ -25,6 +25,7 @@ from cnnviz import (
     train_shapes,
 )
 from cnnviz.data import shapes
+from cnnviz.data.samples import SHAPE_SAMPLES_PER_CLASS, shape_sample_name
 from cnnviz.models.preprocessing import SHAPES_MEAN, SHAPES_STD
 from cnnviz.models.training import random_symmetry
 
@@ -224,16 +225,25 @@ def test_upscaled_heldout_images_are_still_recognised():
 
 def test_shape_samples_are_heldout_images_the_model_gets_right():
     names = [name for name, s in SAMPLES.items() if s.group == "Shapes"]
-    assert names == [f"shape_{c}" for c in shapes.CLASS_NAMES]
+    per_class = SHAPE_SAMPLES_PER_CLASS
+    assert per_class >= 2
+    assert names == [shape_sample_name(c, nth) for nth in range(per_class)
+                     for c in shapes.CLASS_NAMES]
+    assert names[:4] == [f"shape_{c}" for c in shapes.CLASS_NAMES]  # links keep working
+    assert names[4] == "shape_circle_2"
     order = list(SAMPLES)
     assert order.index("digit_9") < order.index(names[0]) < order.index(names[-1]) < order.index(
         "classic_5x5")
     heldout, _, _ = shapes.shapes_heldout()
-    for label, name in enumerate(shapes.CLASS_NAMES):
-        image = load_sample(f"shape_{name}")
-        assert image.shape == (64, 64, 3)
-        assert any(np.array_equal(image, h) for h in heldout[label::4])
-        assert predict("shapes", image).argmax() == label
+    seen = []
+    for nth in range(per_class):
+        for label, name in enumerate(shapes.CLASS_NAMES):
+            image = load_sample(shape_sample_name(name, nth))
+            assert image.shape == (64, 64, 3)
+            assert any(np.array_equal(image, h) for h in heldout[label::4])
+            assert predict("shapes", image).argmax() == label
+            assert not any(np.array_equal(image, s) for s in seen)  # all different
+            seen.append(image)
 
 
 # ---------------------------------------------------------------- training

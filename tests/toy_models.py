@@ -25,6 +25,9 @@ def positive_copy(model: nn.Module) -> nn.Module:
                     m.bias.zero_()
         elif isinstance(m, nn.BatchNorm2d):
             m.reset_parameters()  # weight 1, bias 0, running mean 0, running var 1
+        elif isinstance(m, nn.ReLU6):  # positive sums can pass 6, where ReLU6's slope is 0
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, nn.ReLU())
         elif isinstance(m, nn.MaxPool2d):
             assert m.dilation in (1, (1, 1))
             parent, _, child = name.rpartition(".")

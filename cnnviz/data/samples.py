@@ -24,9 +24,12 @@ __all__ = [
     "DEFAULT_SAMPLE",
     "POOLING_4X4",
     "SAMPLES",
+    "SHAPE_SAMPLES_PER_CLASS",
+    "TWO_OBJECTS_SIDE",
     "Sample",
     "load_sample",
     "shape_sample_index",
+    "shape_sample_name",
 ]
 
 
@@ -127,23 +130,60 @@ def _mnist_digit(digit: int) -> Callable[[], np.ndarray]:
 SHAPE_SAMPLE_MIN_SIDE = 28
 
 
-def shape_sample_index(label: int) -> int:
-    """Index in the held-out shapes set of the sample of class ``label``: the first image of
-    that class whose object's box has a larger side of at least SHAPE_SAMPLE_MIN_SIDE."""
+#: Shape samples per class in the menu.
+SHAPE_SAMPLES_PER_CLASS = 3
+
+
+def shape_sample_index(label: int, nth: int = 0) -> int:
+    """Index in the held-out shapes set of sample ``nth`` (0, 1, ...) of class ``label``: the
+    nth image of that class whose object's box has a larger side of at least
+    SHAPE_SAMPLE_MIN_SIDE."""
     index = label
+    found = -1
     while True:
         _, _, (r0, r1, c0, c1) = shapes.make_shape(shapes.HELDOUT_SEED, index)
         if max(r1 - r0, c1 - c0) >= SHAPE_SAMPLE_MIN_SIDE:
-            return index
+            found += 1
+            if found == nth:
+                return index
         index += len(shapes.CLASS_NAMES)  # the next image of the same class
 
 
-def _shape(label: int) -> Callable[[], np.ndarray]:
+def _shape(label: int, nth: int = 0) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
-        image, _, _ = shapes.make_shape(shapes.HELDOUT_SEED, shape_sample_index(label))
+        image, _, _ = shapes.make_shape(shapes.HELDOUT_SEED, shape_sample_index(label, nth))
         return image
 
     return load
+
+
+def shape_sample_name(name: str, nth: int = 0) -> str:
+    """"shape_circle" for the first circle, "shape_circle_2" for the second, ..."""
+    return f"shape_{name}" if nth == 0 else f"shape_{name}_{nth + 1}"
+
+
+#: Side of each half of the two-object picture.
+TWO_OBJECTS_SIDE = 448
+
+
+def _cover(image: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Resize to cover h×w (aspect kept), then centre-crop to exactly h×w."""
+    import cv2
+
+    scale = max(h / image.shape[0], w / image.shape[1])
+    size = (max(w, round(image.shape[1] * scale)), max(h, round(image.shape[0] * scale)))
+    big = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    top, left = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    return big[top : top + h, left : left + w]
+
+
+def _cat_and_coffee() -> np.ndarray:
+    """448×448: the cat photo above, the coffee photo below, each 224 rows of 448: the
+    classic Grad-CAM picture with two objects, one map per class."""
+    cat, coffee = _skimage("chelsea")(), _skimage("coffee")()
+    half = TWO_OBJECTS_SIDE // 2
+    return np.ascontiguousarray(np.concatenate(
+        [_cover(cat, half, TWO_OBJECTS_SIDE), _cover(coffee, half, TWO_OBJECTS_SIDE)], axis=0))
 
 
 def _build() -> dict[str, Sample]:
@@ -158,6 +198,9 @@ def _build() -> dict[str, Sample]:
                _skimage("camera")),
         Sample("rocket", "Rocket on the pad", "Photo", "Vertical structures against the sky.",
                _skimage("rocket")),
+        Sample("cat_coffee", "Cat and coffee (two objects)", "Photo",
+               "The cat above a cup of espresso: Grad-CAM for 'tiger cat' lands on the cat, "
+               "for 'espresso' on the cup.", _cat_and_coffee),
     ]
     items += [
         Sample(f"digit_{d}", f"MNIST digit {d}", "MNIST digit",
@@ -166,9 +209,10 @@ def _build() -> dict[str, Sample]:
         for d in range(10)
     ]
     items += [
-        Sample(f"shape_{name}", f"Coloured {name}", "Shapes",
-               f"A coloured {name} on a cluttered background (64×64, generated, held out from "
-               "the shapes model's training).", _shape(label))
+        Sample(shape_sample_name(name, nth), f"Coloured {name}" + (f" {nth + 1}" if nth else ""),
+               "Shapes", f"A coloured {name} on a cluttered background (64×64, generated, held "
+               "out from the shapes model's training).", _shape(label, nth))
+        for nth in range(SHAPE_SAMPLES_PER_CLASS)
         for label, name in enumerate(shapes.CLASS_NAMES)
     ]
     items += [

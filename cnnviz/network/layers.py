@@ -38,7 +38,10 @@ __all__ = [
     "activation_pair",
     "channel_source",
     "color_limits",
+    "example_block",
     "feature_maps",
+    "is_unit",
+    "layer_kind",
     "layer_steps",
     "map_limits",
     "network_outputs",
@@ -46,6 +49,7 @@ __all__ = [
     "rank_channels",
     "softmax",
     "spatial_layers",
+    "unit_parts",
 ]
 
 #: Modules that do nothing to a trained network's answer (dropout is off at inference): the
@@ -137,7 +141,7 @@ def overview_layers(model: nn.Module) -> list[str]:
     def walk(prefix: str, module: nn.Module) -> None:
         for name, child in module.named_children():
             full = f"{prefix}.{name}" if prefix else name
-            if isinstance(child, CONTAINERS):
+            if isinstance(child, CONTAINERS) and not is_unit(child):
                 walk(full, child)
             elif not isinstance(child, SKIPPED):
                 names.append(full)
@@ -163,7 +167,7 @@ def network_outputs(model: nn.Module, x: torch.Tensor,
         values = maps[name]
         if values.ndim not in (1, 3):
             values = values.reshape(-1)
-        out.append(LayerOutput(name, type(modules[name]).__name__, values))
+        out.append(LayerOutput(name, layer_kind(modules[name]), values))
     return out
 
 
@@ -235,25 +239,100 @@ def rank_channels(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class LayerStep:
-    """A leaf layer in the order the forward pass first calls it."""
+    """A layer (a leaf, or a unit) in the order the forward pass first calls it."""
 
     name: str
-    kind: str  # class name
+    kind: str  # layer_kind: the class name, or a unit's own ("MBConv6 k5")
     output_shape: tuple[int, ...] | None  # batch dimension dropped
     calls: int  # a ResNet block's ReLU runs twice; its recorded output is the first call's
+    unit: bool = False  # is_unit: a block shown as one layer
+    # For a unit: the convolution inside it whose channels it passes on ("stem.conv"), or
+    # None when it mixes channels after its last convolution (a residual addition).
+    source: str | None = None
+
+    @property
+    def computes(self) -> bool:
+        """A convolution, or a unit (a block of them): the layers a page opens on."""
+        return self.kind == "Conv2d" or self.unit
+
+
+def layer_kind(module: nn.Module) -> str:
+    """What the pickers call a layer: its ``cnnviz_kind`` when it has one (EfficientNet's
+    blocks: "MBConv6 k5"), else its class name ("Conv2d")."""
+    return getattr(module, "cnnviz_kind", type(module).__name__)
+
+
+def is_unit(module: nn.Module) -> bool:
+    """True for a module that the pickers and the overview show as one layer although it
+    has children: a model marks it with a ``cnnviz_kind`` (an MBConv block, a conv · BN ·
+    ReLU6 unit), so EfficientNet lists 21 layers, not 150."""
+    return hasattr(module, "cnnviz_kind")
+
+
+def _unit_source(name: str, module: nn.Module) -> str | None:
+    """The conv a unit names in ``cnnviz_channels_from`` (relative to the unit), in full."""
+    inner = getattr(module, "cnnviz_channels_from", None) if is_unit(module) else None
+    return f"{name}.{inner}" if inner else None
 
 
 def layer_steps(model: nn.Module, input_shape: Sequence[int]) -> list[LayerStep]:
-    """The model's leaf layers in first-call order, dropout and identity left out.
+    """The model's layers in first-call order: its leaves, and its units (``is_unit``) in
+    place of what is inside them; dropout and identity left out.
 
     One forward pass on zeros of shape ``(1, *input_shape)`` (``tables.layer_table``).
     """
     modules = dict(model.named_modules())
+    units = [name for name, m in modules.items() if name and is_unit(m)]
+
+    def inside_unit(name: str) -> bool:
+        return any(name.startswith(u + ".") for u in units)
+
     return [
-        LayerStep(r["name"], r["type"], r["output_shape"], r["calls"])
+        LayerStep(r["name"], layer_kind(modules[r["name"]]), r["output_shape"], r["calls"],
+                  is_unit(modules[r["name"]]), _unit_source(r["name"], modules[r["name"]]))
         for r in layer_table(model, input_shape)
-        if r["is_leaf"] and not isinstance(modules[r["name"]], SKIPPED)
+        if (r["is_leaf"] or is_unit(modules[r["name"]])) and not inside_unit(r["name"])
+        and not isinstance(modules[r["name"]], SKIPPED)
     ]
+
+
+def unit_parts(model: nn.Module, input_shape: Sequence[int], unit: str,
+               ) -> tuple[tuple[int, ...] | None, list[LayerStep]]:
+    """What a unit (``is_unit``) does inside: its input shape, and its direct children in
+    call order with their output shapes and kinds (an MBConv block: expand, depthwise,
+    project). One forward pass on zeros (``tables.layer_table``). LayerError for a layer
+    that is not a unit."""
+    modules = dict(model.named_modules())
+    if unit not in modules or not is_unit(modules[unit]):
+        raise LayerError(f"{unit!r} is not a block of this model.")
+    rows = layer_table(model, input_shape)
+    names = [r["name"] for r in rows]
+    steps = layer_steps(model, input_shape)
+    before = [s for s in steps[: [s.name for s in steps].index(unit)]
+              if s.output_shape is not None]
+    shape_in = before[-1].output_shape if before else tuple(input_shape)
+    depth = unit.count(".") + 1
+    children = [r for r in rows[names.index(unit) + 1:]
+                if r["name"].startswith(unit + ".") and r["name"].count(".") == depth]
+    return shape_in, [
+        LayerStep(r["name"], layer_kind(modules[r["name"]]), r["output_shape"], r["calls"],
+                  is_unit(modules[r["name"]]), _unit_source(r["name"], modules[r["name"]]))
+        for r in children]
+
+
+def example_block(model: nn.Module, input_shape: Sequence[int],
+                  ) -> tuple[str, tuple[int, ...], list[LayerStep]] | None:
+    """The first block worth drawing once: a unit with at least three parts whose output has
+    its input's shape, so it adds its input (EfficientNet's first MBConv6 with a skip,
+    stage2.block3: 24 → 144 → 144 → 24 channels at 56×56). Returns (name, input shape,
+    parts) as ``unit_parts`` gives them, or None for a model without such a block."""
+    for step in layer_steps(model, input_shape):
+        if not step.unit:
+            continue
+        shape_in, parts = unit_parts(model, input_shape, step.name)
+        if len(parts) >= 3 and shape_in == step.output_shape:
+            return step.name, shape_in, parts
+    return None
 
 
 def spatial_layers(steps: Sequence[LayerStep]) -> list[LayerStep]:
@@ -306,16 +385,18 @@ def activation_pair(model: nn.Module, steps: Sequence[LayerStep], layer: str,
 def channel_source(steps: Sequence[LayerStep], layer: str) -> str | None:
     """The convolution whose channels ``layer``'s channels are: the layer itself, or the last
     convolution before it with only channel-wise layers (``CHANNELWISE``: pooling,
-    activations, normalisation) in between, when it has as many channels. None otherwise
-    (a ResNet block's output mixes a shortcut in; a flatten has no channels)."""
+    activations, normalisation) in between, when it has as many channels; for a unit, the
+    convolution it names (``LayerStep.source``: EfficientNet's stem gives "stem.conv"). None
+    otherwise (a ResNet block's output mixes a shortcut in; a flatten has no channels)."""
     names = [s.name for s in steps]
     if layer not in names:
         raise LayerError(f"{layer!r} is not a layer of this model that runs.")
     own = steps[names.index(layer)].output_shape
     channels = own[0] if own else None
     for s in reversed(steps[: names.index(layer) + 1]):
-        if s.kind == "Conv2d":
-            return s.name if s.output_shape and s.output_shape[0] == channels else None
+        if s.kind == "Conv2d" or s.unit:
+            found = s.name if s.kind == "Conv2d" else s.source
+            return found if found and s.output_shape and s.output_shape[0] == channels else None
         if s.kind not in CHANNELWISE:
             return None
     return None

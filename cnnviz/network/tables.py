@@ -18,6 +18,7 @@ from torch import nn
 from cnnviz.arithmetic import (
     conv_macs,
     conv_macs_text,
+    conv_params,
     conv_params_text,
     dense_macs,
     dense_macs_text,
@@ -31,7 +32,7 @@ from cnnviz.network.hooks import (
     run_model,
 )
 
-__all__ = ["layer_table", "model_totals", "weight_layers"]
+__all__ = ["layer_table", "model_totals", "separable_vs_standard", "weight_layers"]
 
 
 def _row(name: str, module: nn.Module, output_shape: tuple[int, ...] | None, calls: int) -> dict:
@@ -157,3 +158,61 @@ def weight_layers(model: nn.Module) -> list[str]:
     """Names of the layers with weight matrices (convolutions and linear layers), input first."""
     return [name for name, m in model.named_modules()
             if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
+
+
+def separable_vs_standard(model: nn.Module, input_shape: Sequence[int]) -> list[dict]:
+    """Each block with a depthwise-separable pair, as it is and with one standard convolution
+    in place of the pair.
+
+    The pair is a depthwise ``Conv2d`` (groups = input channels > 1: one k×k slice per
+    channel) and the next convolution in its block, a 1×1 that mixes the channels. The
+    standard one is a plain k×k convolution from the same ``hidden`` channels to the same
+    ``c_out`` at the same stride (no bias: batch norm follows), which both filters and
+    mixes. A block is the depthwise conv's parent, one level up when that parent holds no
+    other convolution (EfficientNet's conv · BN units). Per block: ``name``, ``kernel``,
+    ``stride``, ``hidden``, ``c_out``, ``out_hw``; ``pair_params``, ``pair_macs`` and
+    ``standard_params``, ``standard_macs`` with ``standard_formula`` and
+    ``standard_macs_formula`` (``arithmetic``'s texts); ``params`` and ``macs`` of the whole
+    block as it is, and ``block_standard_params``, ``block_standard_macs`` with the
+    standard convolution instead of the pair. Weights only in the pair counts; ``params``
+    includes batch norm. One forward pass on zeros.
+    """
+    rows, _ = _trace(model, input_shape)
+    by_name = {r["name"]: r for r in rows}
+    modules = dict(model.named_modules())
+    order = [r["name"] for r in rows]
+    out = []
+    for i, name in enumerate(order):
+        dw = modules[name]
+        if not (isinstance(dw, nn.Conv2d) and dw.groups > 1 and dw.groups == dw.in_channels):
+            continue
+        block = name.rpartition(".")[0]
+        if block and not any(isinstance(modules[n], nn.Conv2d) and n != name
+                             for n in order if n.startswith(block + ".")):
+            block = block.rpartition(".")[0]
+        later = [n for n in order[i + 1:] if isinstance(modules[n], nn.Conv2d)
+                 and (not block or n.startswith(block + "."))]
+        if not block or not later or tuple(modules[later[0]].kernel_size) != (1, 1):
+            continue
+        pw_row = by_name[later[0]]
+        hidden, c_out = dw.in_channels, modules[later[0]].out_channels
+        out_hw = tuple(pw_row["output_shape"][1:])
+        k = tuple(dw.kernel_size)
+        pair_params = by_name[name]["params"] + pw_row["params"]
+        pair_macs = by_name[name]["macs"] + pw_row["macs"]
+        standard_params = conv_params(hidden, c_out, k, bias=False)
+        standard_macs = conv_macs(out_hw, hidden, c_out, k)
+        params = by_name[block]["params_total"]
+        macs = sum(by_name[n]["macs"] for n in order if n.startswith(block + "."))
+        out.append({
+            "name": block, "kernel": k, "stride": tuple(dw.stride), "hidden": hidden,
+            "c_out": c_out, "out_hw": out_hw,
+            "pair_params": pair_params, "pair_macs": pair_macs,
+            "standard_params": standard_params, "standard_macs": standard_macs,
+            "standard_formula": conv_params_text(hidden, c_out, k, bias=False),
+            "standard_macs_formula": conv_macs_text(out_hw, hidden, c_out, k),
+            "params": params, "macs": macs,
+            "block_standard_params": params - pair_params + standard_params,
+            "block_standard_macs": macs - pair_macs + standard_macs,
+        })
+    return out

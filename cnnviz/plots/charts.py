@@ -12,6 +12,7 @@ from cnnviz.plots.figure import RawFigure
 
 __all__ = [
     "architecture_timeline",
+    "block_diagram",
     "channel_ranking",
     "deletion_figure",
     "model_sizes",
@@ -283,3 +284,61 @@ def objective_curve(history: Sequence[float], *, start: float | None = None, tit
     if title:
         layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
     return RawFigure(dict(data=data, layout=layout))
+
+
+BLOCK_COLOURS = {"expand": "#9ecae1", "depthwise": "#fdae6b", "project": "#a1d99b"}
+
+
+def block_diagram(shape_in: Sequence[int], parts: Sequence[tuple[str, str, Sequence[int]]],
+                  *, skip: bool, title: str = "", height: int = 300) -> RawFigure:
+    """A block drawn as boxes left to right: its input, then each part (name, kind, output
+    shape (C, H, W)), with arrows, and the skip connection as an arc into a final ⊕ when
+    ``skip``. A box's height grows with the square root of its channels, so the expansion
+    (24 → 144 channels) reads as a widening, its width with the map side."""
+    boxes = [("input", "", tuple(shape_in))] + [(n, k, tuple(sh)) for n, k, sh in parts]
+    most = max(b[2][0] for b in boxes)
+    shapes, notes = [], []
+    gap, x = 1.4, 0.0
+    centres = []
+    for i, (name, kind, shape) in enumerate(boxes):
+        c = shape[0]
+        half_h = 0.4 + 1.6 * (c / most) ** 0.5
+        width = 0.5 + 0.5 * min(shape[1] / max(boxes[0][2][1], 1), 1.0)
+        colour = next((v for key, v in BLOCK_COLOURS.items() if name.endswith(key)), "#d9d9d9")
+        shapes.append(dict(type="rect", x0=x, x1=x + width, y0=-half_h, y1=half_h,
+                           line=dict(color="#444", width=1), fillcolor=colour))
+        label = name.rsplit(".", 1)[-1]
+        notes.append(dict(x=x + width / 2, y=half_h, yshift=4, yanchor="bottom",
+                          text=f"<b>{label}</b>" + (f"<br>{kind}" if kind else ""),
+                          showarrow=False, font=dict(size=12)))
+        notes.append(dict(x=x + width / 2, y=-half_h, yshift=-4, yanchor="top",
+                          text="×".join(str(v) for v in shape), showarrow=False,
+                          font=dict(size=12)))
+        if i:
+            notes.append(dict(x=x, y=0, ax=centres[-1][1], ay=0, xref="x", yref="y",
+                              axref="x", ayref="y", text="", showarrow=True, arrowhead=2,
+                              arrowwidth=1.5, arrowcolor="#444"))
+        centres.append((x, x + width))
+        x += width + gap
+    if skip:
+        end = x - gap + 0.9
+        notes.append(dict(x=end, y=0, text="<b>⊕</b>", showarrow=False, font=dict(size=22)))
+        notes.append(dict(x=end - 0.2, y=0, ax=centres[-1][1], ay=0, xref="x", yref="y",
+                          axref="x", ayref="y", text="", showarrow=True, arrowhead=2,
+                          arrowwidth=1.5, arrowcolor="#444"))
+        top = 2.6
+        start = (centres[0][0] + centres[0][1]) / 2
+        shapes.append(dict(type="path", path=f"M {start},{top - 0.6} L {start},{top} "
+                           f"L {end},{top} L {end},0.25", line=dict(color="#d62728", width=2)))
+        notes.append(dict(x=(start + end) / 2, y=top, yshift=4, yanchor="bottom",
+                          text="skip: the block's input is added", showarrow=False,
+                          font=dict(size=12, color="#d62728")))
+        x = end + 0.6
+    hidden = dict(visible=False, fixedrange=True)
+    layout = dict(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                  shapes=shapes, annotations=notes, showlegend=False,
+                  xaxis=dict(range=[-0.4, x], **hidden),
+                  yaxis=dict(range=[-2.8, 3.4], **hidden), plot_bgcolor="white")
+    if title:
+        layout["title"] = dict(text=title, x=0.01, font=dict(size=14))
+    return RawFigure(dict(data=[], layout=layout))
