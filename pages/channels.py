@@ -54,7 +54,7 @@ def _more(name: str) -> list:
             choice_param("steps", P + "steps", steps, STEP_CHOICES)]
 
 
-CONTROLS = widgets.NetworkControls(PAGE, defaults.NETWORK_MODEL, defaults.channel_layer,
+CONTROLS = widgets.NetworkControls(PAGE, defaults.network_model(), defaults.channel_layer,
                                    networks.spatial_layers, more=_more,
                                    follows_model=("steps",))
 

@@ -34,7 +34,7 @@ PAGE = catalog.FEATURE_MAPS
 P = PAGE.prefix
 MAIN_PX = 900  # about the width of the page's main column, for sizing figures
 CONTROLS = widgets.NetworkControls(
-    PAGE, defaults.NETWORK_MODEL, defaults.feature_map_layer, networks.spatial_layers,
+    PAGE, defaults.network_model(), defaults.feature_map_layer, networks.spatial_layers,
     more=lambda name: [choice_param("scaling", P + "scaling", "shared",
                                     ("shared", "independent"))])
 

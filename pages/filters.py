@@ -14,6 +14,7 @@ from cnnviz import (
     LayerError,
     ModelError,
     closest_filters,
+    conv_groups,
     conv_weights,
     filter_grid,
     kernel_slices,
@@ -28,7 +29,7 @@ ensure_app_navigation()
 
 PAGE = catalog.FILTERS
 P = PAGE.prefix
-CONTROLS = widgets.NetworkControls(PAGE, defaults.NETWORK_MODEL, defaults.filter_layer,
+CONTROLS = widgets.NetworkControls(PAGE, defaults.network_model(), defaults.filter_layer,
                                    networks.conv_layers, unit="filter")
 
 
@@ -152,14 +153,27 @@ names = widgets.slice_names(name, layer, kernel.shape[0])
 st.plotly_chart(kernel_slices(kernel, names=names if names != ["grey"] else None),
                 key=P + "slices")
 c = kernel.shape[0]
+groups, c_in = conv_groups(network.model, layer)
+if groups > 1 and groups == c_in:
+    about = (f"A **depthwise** convolution (groups = {groups} = its input channels): filter "
+             f"{f} has one slice because it sees one input map only, map "
+             f"{f // (len(weights) // groups)}, and filters it "
+             "on its own; no channels are mixed here. The 1×1 convolution after it mixes "
+             "them. Together the two cost a fraction of one full k×k layer (see the "
+             "Architecture page).")
+elif groups > 1:
+    about = (f"A grouped convolution ({groups} groups): each filter sees {c} of the "
+             f"{c_in} input maps, those of its own group, one slice each.")
+elif layer != first:
+    about = ("Each slice is slid over one map of the layer before and the results are "
+             "summed: the filter looks for a combination of the patterns those maps "
+             "found, which is why deeper kernels are hard to read as pictures.")
+else:
+    about = "This is a first-layer kernel: its slices meet the image's channels."
 st.caption(
     f"Filter {f} of {layer}: {c} slice{'s' if c > 1 else ''} of {kernel.shape[1]}×"
     f"{kernel.shape[2]}" + (" (the first 16 shown)" if c > 16 else "") + ", on one red-blue "
-    "scale. " + ("Each slice is slid over one map of the layer before and the results are "
-                 "summed: the filter looks for a combination of the patterns those maps "
-                 "found, which is why deeper kernels are hard to read as pictures."
-                 if layer != first else "This is a first-layer kernel: its slices meet the "
-                 "image's channels.")
+    "scale. " + about
 )
 
 link.publish()

@@ -39,7 +39,7 @@ P = PAGE.prefix
 OTHER_METHODS = tuple(m for m in ATTRIBUTIONS if m != "grad_cam")
 STRIP_COLUMNS = 8
 PREDICTED = -1  # the class option "whatever the network predicts" (None would read as unset)
-MODEL = choice_param("model", P + "model", defaults.GRADCAM_MODEL, tuple(MODELS))
+MODEL = choice_param("model", P + "model", defaults.network_model(), tuple(MODELS))
 ALPHA = float_param("alpha", P + "alpha", 0.5, 0.0, 1.0)
 COLORMAP = choice_param("colormap", P + "colormap", "jet", tuple(sorted(COLORMAPS)))
 METHODS = UrlParam("method", (P + "methods",), ["guided_grad_cam", "saliency"],

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ui import catalog, state, widgets
+from cnnviz import MODELS
+from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
 from ui.sidebar import escape_markdown
 
@@ -28,7 +29,10 @@ with right:
     st.image(state.image_bytes(image),
              caption=f"{escape_markdown(image.label)}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch")
-    st.subheader("What the bundled digits network says")
-    widgets.show_top3("digits", image)
-    st.caption("Its three most likely digits for this image. It has only ever seen handwritten "
-               "digits, so a photograph gets a guess: try an MNIST sample or draw a digit.")
+    name = defaults.network_model()
+    spec = MODELS[name]
+    st.subheader(f"What the {name} network says")
+    k = widgets.top_k(spec)
+    widgets.show_top(name, image, k)
+    st.caption(f"Its {k} most likely classes for this image: the network that fits it, which "
+               "every network page opens on." + widgets.known_classes_note(spec))

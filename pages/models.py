@@ -7,22 +7,25 @@ import streamlit as st
 from cnnviz import MODELS, ModelError
 from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
-from ui.cache import models
+from ui.cache import models, networks
 from ui.urlstate import Link, choice_param
 
 ensure_app_navigation()
 
 PAGE = catalog.MODELS_PAGE
-MODEL = choice_param("model", PAGE.key("model"), defaults.NETWORK_MODEL, tuple(MODELS))
+MODEL = choice_param("model", PAGE.key("model"), defaults.network_model(), tuple(MODELS))
 CARD_FIELDS = (("data", "Data"), ("split", "Split"), ("preprocessing", "Input"),
                ("epochs", "Epochs"), ("training_seconds", "Training time (s)"),
                ("torch_version", "torch"), ("date", "Trained on"), ("command", "Reproduce with"))
 
 st.title("Models")
 st.markdown(
-    "The networks the other pages explore. Two are **trained and shipped with the app**, so "
-    "they work offline from the first start: a small CNN for handwritten digits and a small "
-    "colour CNN for shapes. The **classics** (LeNet-5, AlexNet, VGG-16, ResNet-18) come from "
+    "The networks the other pages explore. Three are **trained and work offline** from the "
+    "first start: a small CNN for handwritten digits and a small colour CNN for shapes, both "
+    "trained with the app, and **EfficientNet-Lite0**, a real ImageNet network for "
+    "photographs, whose weights come with an installed package. Each network page opens on "
+    "the one that fits the sidebar image. The **classics** (LeNet-5, AlexNet, VGG-16, "
+    "ResNet-18) come from "
     "their papers through torchvision; their ImageNet weights are used when they are in the "
     "torch cache or can be downloaded. Without them the architecture is real but the weights "
     "are random, and the page says so."
@@ -47,10 +50,13 @@ if not pretrained and spec.card is None:
         "connection they are downloaded once, on first use.", icon=":material/cloud_off:")
 
 c, h, w = spec.input_size
-m1, m2, m3 = st.columns(3)
+m1, m2, m3, m4 = st.columns(4)
 m1.metric("Parameters", f"{sum(p.numel() for p in model.parameters()):,}")
-m2.metric("Input (C × H × W)", f"{c} × {h} × {w}")
-m3.metric("Classes", f"{len(spec.class_names):,}")
+m2.metric("Multiply-adds", f"{networks.totals(name)['macs']:,}",
+          help="Per image at the input size, counted layer by layer as on the Architecture "
+          "page (a depthwise convolution counts C_in/groups = 1 input channel per filter).")
+m3.metric("Input (C × H × W)", f"{c} × {h} × {w}")
+m4.metric("Classes", f"{len(spec.class_names):,}")
 st.caption(f"Weights: {spec.weights_source}.")
 
 left, right = st.columns([3, 2], gap="large")
@@ -65,14 +71,18 @@ with left:
         for key, label in CARD_FIELDS:
             if key in card:
                 st.markdown(f"**{label}:** {card[key]}")
+    elif spec.about:
+        st.subheader("Model card")
+        st.markdown(spec.about)
     with st.expander("The layers, as PyTorch prints them"):
         st.code(str(model), language=None)
 with right:
     st.subheader("On your image")
     if pretrained:
-        widgets.show_top3(name, state.current_image())
-        st.caption(f"The {name} network's three most likely classes for the sidebar image, "
-                   "after its own preprocessing.")
+        k = widgets.top_k(spec)
+        widgets.show_top(name, state.current_image(), k)
+        st.caption(f"The {name} network's {k} most likely classes for the sidebar image, "
+                   "after its own preprocessing." + widgets.known_classes_note(spec))
     else:
         st.caption("No predictions: with random weights every answer would be noise.")
 

@@ -32,7 +32,7 @@ P = PAGE.prefix
 SHOWN = 8  # maps drawn per layer
 SCALE_LABELS = {"local": "per map", "layer": "per layer", "global": "whole network"}
 CONTROLS = widgets.NetworkControls(
-    PAGE, defaults.NETWORK_MODEL, defaults.overview_layer,
+    PAGE, defaults.network_model(), defaults.overview_layer,
     lambda name: ("input", *networks.overview_layers(name)),
     more=lambda name: [choice_param("scale", P + "scale", "layer", OVERVIEW_SCALES)])
 
@@ -99,6 +99,18 @@ with prob_col:
         st.caption("Random weights: these probabilities are noise, not an answer.")
     elif len(classes) > 10:
         st.caption(f"The 10 most likely of {len(classes):,} classes.")
+
+block = networks.block_figure(name)
+if block is not None:
+    with st.expander("Inside one block: an inverted residual", expanded=False):
+        st.plotly_chart(block, key=P + "block")
+        st.caption(
+            "Each MBConv column above is a block like this one. A 1×1 convolution **expands** "
+            "the channels six-fold, a **depthwise** k×k convolution filters each channel on "
+            "its own (one k×k slice per channel), and a 1×1 convolution **projects** back "
+            "down; when the shapes agree the block's input is **added** to its output. It is "
+            "*inverted* because ResNet's bottleneck narrows in the middle, and this one "
+            "widens: the cheap depthwise step gets the many channels.")
 
 # --- one map, large ---------------------------------------------------------------------------
 st.subheader("Open one map")

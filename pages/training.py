@@ -25,7 +25,7 @@ P = PAGE.prefix
 DEFAULTS = TrainConfig()
 DEFAULT_EPOCHS = 10  # about 10-15 s for the digits network on one core
 POLL_SECONDS = 0.5  # how often the live view asks the training thread for news
-MODEL = choice_param("model", P + "model", defaults.NETWORK_MODEL, tuple(TRAINERS))
+MODEL = choice_param("model", P + "model", defaults.TRAINING_MODEL, tuple(TRAINERS))
 EPOCHS = int_param("epochs", P + "epochs", DEFAULT_EPOCHS, 1, MAX_EPOCHS)
 LR = choice_param("lr", P + "lr", DEFAULTS.lr, (3e-4, 1e-3, 3e-3, 1e-2, 3e-2), format_float)
 BATCH = choice_param("batch", P + "batch", DEFAULTS.batch_size, (16, 32, 64, 128, 256))
@@ -240,11 +240,11 @@ if trained is not None:
     mine, bundled = st.columns(2, gap="large")
     with mine:
         st.markdown("**Your trained network**")
-        widgets.show_top3(trained[0], image)
+        widgets.show_top(trained[0], image)
 else:
     bundled = st.container()
 with bundled:
     st.markdown(f"**The bundled {model_name} network** (trained before the app shipped)")
-    widgets.show_top3(model_name, image)
+    widgets.show_top(model_name, image)
 
 link.publish()

@@ -92,7 +92,9 @@ def test_calculator_from_the_link_and_into_the_link():
 def test_timeline_takes_its_counts_from_the_totals():
     at = _open()
     timeline = _frame(at, "what it introduced").set_index("network")
-    assert list(timeline["year"]) == [1998, 2012, 2014, 2014, 2015]
+    assert list(timeline["year"]) == [1998, 2012, 2014, 2014, 2015, 2019]
+    assert timeline.loc["EfficientNet", "parameters"] == 4_652_008
+    assert "depthwise-separable" in timeline.loc["EfficientNet", "what it introduced"]
     assert timeline.loc["ResNet", "parameters"] == PUBLISHED["resnet18"]
     assert timeline.loc["AlexNet", "parameters"] == PUBLISHED["alexnet"]
     assert timeline.loc["VGG-16", "parameters"] == PUBLISHED["vgg16"]

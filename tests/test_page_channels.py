@@ -66,8 +66,8 @@ def test_digits_opens_on_conv2_with_the_nine_strongest_digits():
 
 
 def test_url_keys_seed_every_control():
-    at = open_page(PAGE, layer="relu2", channel="5", objective="mean", reg="fourier",
-                   steps="32")
+    at = open_page(PAGE, model="digits", layer="relu2", channel="5", objective="mean",
+                   reg="fourier", steps="32")
     assert at.selectbox(key=P + "layer").value == "relu2"
     assert at.number_input(key=P + "channel").value == 5
     assert at.button_group(key=P + "objective").value == "mean"
@@ -83,7 +83,7 @@ def test_url_keys_seed_every_control():
     {"reg": "wild", "objective": "max"},
 ])
 def test_hostile_query_values_fall_back_with_a_notice(query):
-    at = open_page(PAGE, **query)
+    at = open_page(PAGE, sample="digit_3", **query)  # a digit: the digits network fits it
     warnings = [w.value for w in at.warning]
     assert warnings and "defaults are shown" in warnings[0]
     assert not any("<script>" in w for w in warnings)
@@ -140,6 +140,7 @@ def test_a_model_trained_in_this_session_can_be_explored():
     mine.cnnviz_name, mine.cnnviz_run_id, mine.cnnviz_pretrained = "digits", "run-7", True
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state[state.TRAINED_MODELS] = {"digits": (mine, {})}
+    at.query_params["sample"] = "digit_3"
     at.run()
     at.switch_page(PAGE).run()
     at.toggle(key=P + "session").set_value(True).run()

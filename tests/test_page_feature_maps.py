@@ -87,7 +87,7 @@ def test_resnet18_renders_with_the_untrained_badge():
 
 
 def test_url_sets_layer_channel_and_scaling():
-    at = _open(layer="conv2", channel="7", scaling="independent")
+    at = _open(model="digits", layer="conv2", channel="7", scaling="independent")
     assert at.selectbox(key="fmaps.layer").value == "conv2"
     assert at.number_input(key="fmaps.channel").value == 7
     assert at.button_group(key="fmaps.scaling").value == "independent"
@@ -97,7 +97,7 @@ def test_url_sets_layer_channel_and_scaling():
 
 
 def test_a_pooling_layer_has_maps_but_no_kernel():
-    at = _open(layer="pool1")
+    at = _open(model="digits", layer="pool1")
     assert "no kernel of its own" in _text(at)
     assert all(b.key != "fmaps.apply" for b in at.button)
 
@@ -156,7 +156,7 @@ def test_the_kernel_replaces_what_the_convolution_page_showed_before():
 
 
 def test_a_deep_kernel_says_why_it_stays_and_offers_the_first_layer():
-    at = _open(layer="conv2")
+    at = _open(model="digits", layer="conv2")
     text = _text(at)
     assert "16 input slices" in text and "cannot be carried" in text
     at.button(key="fmaps.first").click().run()
@@ -165,7 +165,7 @@ def test_a_deep_kernel_says_why_it_stays_and_offers_the_first_layer():
 
 
 def test_kernel_slices_are_drawn_for_the_channel():
-    at = _open(layer="conv2", channel="3")
+    at = _open(model="digits", layer="conv2", channel="3")
     heatmaps = next(c for c in _charts(at) if sum(t["type"] == "heatmap" for t in c["data"]) == 16)
     w = load_model("digits").conv2.weight[3].detach().numpy()
     # shown to 5 significant digits of the largest weight
@@ -173,7 +173,7 @@ def test_kernel_slices_are_drawn_for_the_channel():
 
 
 def test_an_activation_shows_its_input_first():
-    at = _open(layer="relu2")
+    at = _open(model="digits", layer="relu2")
     titles = [m.value for m in at.markdown if m.value.startswith("**")]
     assert titles[0].startswith("**Before ReLU: conv2**")
     assert titles[1].startswith("**After ReLU: relu2**")

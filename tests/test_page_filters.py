@@ -68,7 +68,7 @@ def test_resnet18_random_weights_are_said_and_big_kernels_not_compared():
 
 
 def test_url_sets_the_deeper_filter():
-    at = _open(layer="conv2", filter="3")
+    at = _open(model="digits", layer="conv2", filter="3")
     assert at.selectbox(key="filters.layer").value == "conv2"
     assert at.number_input(key="filters.filter").value == 3
     slices = _charts(at)[-1]
@@ -80,7 +80,7 @@ def test_url_sets_the_deeper_filter():
 
 
 def test_model_change_moves_to_that_models_second_convolution():
-    at = _open(layer="conv2", filter="30")
+    at = _open(model="digits", layer="conv2", filter="30")
     at.selectbox(key="filters.model").set_value("resnet18").run()
     assert not at.exception
     assert at.selectbox(key="filters.layer").value == "layer1.0.conv1"
@@ -92,7 +92,7 @@ def test_model_change_moves_to_that_models_second_convolution():
     {"filter": "-2"},
 ])
 def test_hostile_query_values_fall_back_with_a_notice(query):
-    at = _open(**query)
+    at = _open(sample="digit_3", **query)  # a digit: the digits network fits it
     warnings = [w.value for w in at.warning]
     assert warnings and "defaults are shown" in warnings[0]
     assert not any("<script>" in w for w in warnings)

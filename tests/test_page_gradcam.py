@@ -102,7 +102,7 @@ def test_class_by_name_and_changing_the_layer_rewrites_the_url():
     {"window": "-4", "stride": "9999", "steps": "0"},
 ])
 def test_hostile_links_fall_back_with_a_notice(query):
-    at = _open(**query)
+    at = _open(sample="shape_star", **query)  # a shape: the shapes network fits it
     assert "defaults are shown" in _warnings(at)
     assert "<script>" not in _warnings(at)
     assert at.selectbox(key="gradcam.model").value == "shapes"

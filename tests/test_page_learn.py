@@ -100,6 +100,7 @@ DEFAULT_VALUED = {
     ("pages/receptive_fields.py", "layer"): "rf.layer",
     ("pages/gradcam.py", "model"): "gradcam.model",
     ("pages/filters.py", "model"): "filters.model",
+    ("pages/feature_maps.py", "model"): "fmaps.model",
 }
 
 

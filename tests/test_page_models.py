@@ -17,7 +17,7 @@ _text = markdown_text
 
 def test_digits_is_trained_with_its_card_and_top3():
     at = _open(sample="digit_3")
-    assert at.selectbox(key="models.model").value == "digits"
+    assert at.selectbox(key="models.model").value == "digits"  # the network that fits a digit
     assert "Held-out accuracy:** 98.3%" in _text(at)
     assert ":green-badge[:material/check_circle: trained weights]" in _text(at)
     assert [m.value for m in at.metric][:1] == ["206,922"]
@@ -45,4 +45,5 @@ def test_shapes_model_on_a_shape_sample():
 def test_hostile_model_name():
     at = _open(model="../../etc/passwd")
     assert any("defaults are shown" in w.value for w in at.warning)
-    assert at.selectbox(key="models.model").value == "digits"
+    # the fallback is the network that fits the sidebar image: the cat photo's
+    assert at.selectbox(key="models.model").value == "efficientnet_lite0"

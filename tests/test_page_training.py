@@ -199,9 +199,20 @@ def test_home_shows_the_bundled_networks_top3():
     at.query_params["sample"] = "digit_3"
     at.run()
     _no_exception(at)
-    assert any(s.value == "What the bundled digits network says" for s in at.subheader)
+    assert any(s.value == "What the digits network says" for s in at.subheader)
     rows = _top3_rows(at)
     assert len(rows) == 3 and rows[0].startswith("**3**")
+
+
+def test_home_shows_the_imagenet_networks_top5_for_a_photo():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["sample"] = "coffee"
+    at.run()
+    _no_exception(at)
+    assert any(s.value == "What the efficientnet_lite0 network says" for s in at.subheader)
+    rows = _top3_rows(at)
+    assert len(rows) == 5 and rows[0].startswith("**espresso**")
+    assert any("1,000 ImageNet classes only" in c.value for c in at.caption)
 
 
 def test_a_small_digit_subset_holds_every_digit():

@@ -4,26 +4,35 @@ network it shows first. One place, so a page's first view is a decision made her
 
 from __future__ import annotations
 
-from cnnviz import RECOMMENDED_LAYERS, LayerError
+from cnnviz import RECOMMENDED_LAYERS, LayerError, fitting_model
+from ui import state
 from ui.cache import models, networks
 
 __all__ = [
     "ARCHITECTURE_MODEL",
-    "GRADCAM_MODEL",
-    "NETWORK_MODEL",
     "RECEPTIVE_FIELD_NETWORK",
+    "TRAINING_MODEL",
     "cam_layer",
     "channel_layer",
     "feature_map_layer",
     "filter_layer",
+    "network_model",
     "overview_layer",
     "receptive_field_layer",
 ]
 
-#: The Models, Overview, Feature maps, Filters, What a channel detects and Training pages.
-NETWORK_MODEL = "digits"
-#: Grad-CAM explains the shapes network: its held-out images have object boxes.
-GRADCAM_MODEL = "shapes"
+#: The Training page trains the digits CNN first (under 40 s).
+TRAINING_MODEL = "digits"
+
+
+def network_model() -> str:
+    """The network that fits the current image (``cnnviz.fitting_model``): EfficientNet-Lite0
+    for a photograph or an upload, the digits CNN for an MNIST digit or a drawing, the shapes
+    CNN for a shapes image. The Models, Overview, Feature maps, Filters, What a channel
+    detects and Grad-CAM pages open on it; the user can pick any other."""
+    image = state.current_image()
+    return fitting_model(image.source, image.name)
+
 #: Architecture opens on the classic with the most instructive table.
 ARCHITECTURE_MODEL = "vgg16"
 #: Receptive fields open on the lesson network (3 → 5 → 7).
@@ -48,8 +57,9 @@ def _convs(name: str) -> tuple[str, ...]:
 
 
 def feature_map_layer(name: str) -> str:
-    """The first convolution: its maps are the easiest to read."""
-    return _convs(name)[0]
+    """The first convolution (or conv unit): its maps are the easiest to read."""
+    first = [s.name for s in networks.layer_steps(name) if s.computes][:1]
+    return first[0] if first else _convs(name)[0]
 
 
 def filter_layer(name: str) -> str:
@@ -59,8 +69,9 @@ def filter_layer(name: str) -> str:
 
 
 def channel_layer(name: str) -> str:
-    """The middle convolution: conv2 of the digits CNN, conv3 of the shapes CNN."""
-    convs = [s.name for s in networks.layer_steps(name) if s.kind == "Conv2d"]
+    """The middle convolution: conv2 of the digits CNN, conv3 of the shapes CNN, block 9 of
+    EfficientNet-Lite0 (its units: stem, 16 blocks, head)."""
+    convs = [s.name for s in networks.layer_steps(name) if s.computes]
     return _middle(convs) or networks.spatial_layers(name)[0]
 
 

@@ -25,6 +25,7 @@ from cnnviz import (
     LayerError,
     LayerStep,
     ModelError,
+    ModelSpec,
     ensure_rgb,
     to_gray,
 )
@@ -63,7 +64,9 @@ __all__ = [
     "select_slider",
     "show_formula_inputs",
     "shape_text",
-    "show_top3",
+    "show_top",
+    "top_k",
+    "known_classes_note",
     "slice_names",
     "slider",
     "step_controls",
@@ -327,14 +330,29 @@ def show_formula_inputs(h, w, kh, kw, stride, padding, dilation) -> None:
 # --- predictions ----------------------------------------------------------------------------
 
 
-def show_top3(model: str | nn.Module, image: CurrentImage | np.ndarray) -> None:
-    """Draw the model's three most likely classes for ``image`` with their probabilities.
+def top_k(spec: ModelSpec) -> int:
+    """How many classes a page lists: 5 for an ImageNet network (its neighbours, "tiger cat"
+    next to "tabby", are part of the answer), 3 otherwise."""
+    return 5 if len(spec.class_names) >= 100 else TOP_K
+
+
+def known_classes_note(spec: ModelSpec) -> str:
+    """A sentence for under a network's guesses: what it can name at all."""
+    n = len(spec.class_names)
+    if n == 1000:
+        return (" It knows the 1,000 ImageNet classes only (animals, objects, food, vehicles; "
+                "there is no class for a person): anything else gets the closest of those.")
+    return f" It knows {n} classes only: {', '.join(spec.class_names)}." if n <= 10 else ""
+
+
+def show_top(model: str | nn.Module, image: CurrentImage | np.ndarray, k: int = TOP_K) -> None:
+    """Draw the model's ``k`` most likely classes for ``image`` with their probabilities.
 
     model: a registry name or a session-trained module (``ui.cache.predictions``).
     image: the current image, or uint8 (H, W, 3) pixels.
     """
     try:
-        top = top_classes(model, image, TOP_K)
+        top = top_classes(model, image, k)
     except (ModelError, ImageError, ValueError) as err:
         st.error(f"No prediction. {err}", icon=":material/error:")
         return

@@ -66,13 +66,13 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _top3_texts(data: bytes) -> list[str]:
+def _top3_texts(data: bytes, model: str = "digits", k: int = 3) -> list[str]:
     """What the page's prediction bars say for this file: 'label · 12.3%', most likely first,
-    computed here the way the app does (decode, shrink to the working size, digits model)."""
+    computed here the way the app does (decode, shrink to the working size, the model)."""
     pixels = fit_within(load_image(data), WORKING_SIDE)
-    probs = predict("digits", pixels)
-    classes = get_spec("digits").class_names
-    order = np.argsort(-probs, kind="stable")[:3]
+    probs = predict(model, pixels)
+    classes = get_spec(model).class_names
+    order = np.argsort(-probs, kind="stable")[:k]
     return [f"{classes[i]} · {probs[i]:.1%}" for i in order]
 
 
@@ -113,6 +113,10 @@ def test_two_sessions_never_see_each_others_image_prediction_or_model(browser, a
     }
     expected = {who: _top3_texts(data) for who, (_, data, _) in files.items()}
     assert expected["a"][0].startswith("3 · ") and expected["a"] != expected["b"]
+    # Home and Models open on the network that fits an upload: EfficientNet-Lite0, top 5
+    shown = {who: _top3_texts(data, "efficientnet_lite0", 5)
+             for who, (_, data, _) in files.items()}
+    assert shown["a"] != shown["b"]
     captions = {}
     for who, (name, data, _) in files.items():
         h, w = fit_within(load_image(data), WORKING_SIDE).shape[:2]
@@ -141,9 +145,9 @@ def test_two_sessions_never_see_each_others_image_prediction_or_model(browser, a
             for title in ("Home", "Models"):
                 _go(page, title)
                 expect(image_caption(page)).to_have_text(captions[who], timeout=WAIT)
-                # exactly its own three bars (waiting while the page still draws)
+                # exactly its own five bars (waiting while the page still draws)
                 expect(page.get_by_test_id("stMain").get_by_test_id("stProgress")).to_have_text(
-                    expected[who], timeout=WAIT)
+                    shown[who], timeout=WAIT)
                 body = page.locator("body").inner_text()
                 assert files[other][0] not in body, (who, title)
             assert_no_exception(page)

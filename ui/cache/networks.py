@@ -35,6 +35,7 @@ from ui.cache.models import Network
 from ui.state import CurrentImage
 
 __all__ = [
+    "block_figure",
     "conv_layers",
     "effective_field",
     "growth_figure",
@@ -50,6 +51,7 @@ __all__ = [
     "preset_responses",
     "rf_table",
     "seen_picture",
+    "separable",
     "spatial_layers",
     "timeline_figure",
     "totals",
@@ -156,6 +158,18 @@ def _layer_maps(key: str, digest: str, layers: tuple[str, ...], _model: nn.Modul
     return {name: _read_only(m) for name, m in maps.items()}
 
 
+@memo(**PER_MODEL)
+def block_figure(name: str) -> RawFigure | None:
+    """The network's first residual block drawn with its shapes (``cnnviz.example_block``),
+    or None when it has none."""
+    found = cnnviz.example_block(cnnviz.architecture(name), MODELS[name].input_size)
+    if found is None:
+        return None
+    block, shape_in, parts = found
+    return cnnviz.block_diagram(shape_in, [(p.name, p.kind, p.output_shape) for p in parts],
+                                skip=True, title=f"{block}: one inverted residual block")
+
+
 def network_figure(network: Network, image: CurrentImage, scale: str, shown: int) -> RawFigure:
     """The Overview's figure: every column's first ``shown`` maps, coloured by ``scale``."""
     columns, _ = outputs(network, image)
@@ -252,6 +266,12 @@ def _growth_figure(name: str) -> RawFigure:
 
 
 # --- sizes and costs -----------------------------------------------------------------------
+
+
+@memo(**PER_MODEL)
+def separable(name: str) -> list[dict]:
+    """``separable_vs_standard`` of a registry model on its input size; once per process."""
+    return cnnviz.separable_vs_standard(cnnviz.architecture(name), MODELS[name].input_size)
 
 
 @memo(**PER_MODEL)
