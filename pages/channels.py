@@ -1,6 +1,7 @@
 """What a channel detects: an input synthesised by gradient ascent to excite one channel, next
-to the channel's map on the current image and its kernel, and, for the digit models, the nine
-bundled MNIST digits that excite it most, cropped to the unit's receptive field.
+to the channel's map on the current image and its kernel, and the real images that excite it
+most, cropped to the unit's receptive field (``ui.ask_data``: the bundled MNIST digits for the
+digit models, the sample photographs and this session's uploads for the ImageNet networks).
 
 URL keys: ``model``, ``layer``, ``channel``, ``objective`` (centre | mean), ``reg`` (none |
 jitter | blur | fourier), ``steps``.
@@ -19,17 +20,16 @@ from cnnviz import (
     channel_source,
     conv_weights,
     default_maximise_steps,
+    default_regulariser,
     kernel_slices,
     maps_figure,
     maximise_config,
-    mnist_sample,
     objective_curve,
-    patch_grid,
     picture,
     receptive_field,
-    top_patches,
 )
 from ui import catalog, defaults, state, widgets
+from ui.ask_data import ask_the_data
 from ui.boot import ensure_app_navigation
 from ui.cache import channels, models, networks
 from ui.urlstate import Link, choice_param
@@ -41,22 +41,22 @@ PAGE = catalog.CHANNELS
 P = PAGE.prefix
 STEP_CHOICES = (16, 32, 64, 128, 256, 512)
 SMALL_SIDE = 64  # inputs up to this side (the digits, the shapes) get the note on small inputs
-TOP_K = 9
 OBJECTIVE_LABELS = {"centre": "centre unit", "mean": "whole map"}
 REG_LABELS = {"none": "none", "jitter": "jitter", "blur": "jitter + blur",
               "fourier": "jitter + 1/f spectrum"}
 
 
 def _more(name: str) -> list:
-    steps = default_maximise_steps(models.spec(name).input_size)
+    size = models.spec(name).input_size
+    steps = default_maximise_steps(size, networks.totals(name)["macs"])
     return [choice_param("objective", P + "objective", "centre", MAXIMISE_OBJECTIVES),
-            choice_param("reg", P + "reg", "jitter", tuple(REGULARISERS)),
+            choice_param("reg", P + "reg", default_regulariser(size), tuple(REGULARISERS)),
             choice_param("steps", P + "steps", steps, STEP_CHOICES)]
 
 
 CONTROLS = widgets.NetworkControls(PAGE, defaults.network_model(), defaults.channel_layer,
                                    networks.spatial_layers, more=_more,
-                                   follows_model=("steps",))
+                                   follows_model=("steps", "reg"))
 
 
 image = state.current_image()
@@ -103,7 +103,7 @@ except ModelError as err:
     link.stop(str(err))
 trained = widgets.weights_badge(network.model)
 spec = models.spec(name)
-canvas = canvas_shape(spec.input_size)
+canvas = canvas_shape(spec.input_size, macs=networks.totals(name)["macs"])
 if not trained:
     st.warning(
         f"{name} runs with random weights here (its pretrained weights are not on this "
@@ -179,7 +179,7 @@ with right:
     else:
         weights = conv_weights(network.model, conv)[channel]  # (C_in, kh, kw)
         c_in, kh, kw = weights.shape
-        first = conv == defaults.feature_map_layer(name)
+        first = conv == defaults.first_conv(name)
         st.markdown(f"**Its kernel** ({conv})")
         st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, conv, c_in),
                                       max_slices=16, columns=4, cell_px=120), key=P + "kernel")
@@ -210,36 +210,5 @@ elif canvas != spec.input_size:
                "costs about a third as much.")
 
 # --- ask the data -----------------------------------------------------------------------------
-if network.recipe != "mnist":
-    st.caption("The strongest real patches are shown for the digit models, whose 5,000 "
-               "bundled MNIST digits are at hand; the other networks' training images are not "
-               "part of the app.")
-    link.stop()
-st.subheader(f"The {TOP_K} digits that excite it most")
-try:
-    with st.spinner("Running the 5,000 bundled MNIST digits through the network…"):
-        patches = top_patches(network.model, layer, channel, channels.mnist_inputs(), k=TOP_K,
-                              recipe=network.recipe, peaks=channels.peaks(network, layer))
-except (LayerError, ValueError) as err:
-    link.stop(f"No patches for this layer. {err}")
-labels = mnist_sample()[1]
-titles = [f"#{r + 1} · {a:.3g} · digit {labels[i]}"
-          for r, (i, a) in enumerate(zip(patches.indices, patches.activations, strict=True))]
-st.plotly_chart(patch_grid(patches.crops, patches.inside, titles=titles,
-                           origins=[(int(b[0]), int(b[2])) for b in patches.boxes],
-                           columns=TOP_K // 3 or 1, cell_px=150), key=P + "patches")
-rh, rw = patches.field_size
-clipped = int(patches.clipped.sum())
-st.caption(
-    f"Each patch is the receptive field of the unit where channel {channel} peaks in "
-    f"that digit: **{rh}×{rw} pixels** of the {shape_text(patches.input_hw)} input "
-    f"({layer}), at most one patch per digit, out of all 5,000 digits. The number is "
-    "the channel's value there."
-    + (f" {clipped} of them reach past the image border: the checkered pixels lie "
-       "outside the image, where the layer sees padding." if clipped else ""))
-if float(patches.activations[0]) <= 0:
-    st.warning(f"Channel {channel} of {layer} never rises above 0 on the 5,000 "
-               "digits: a ReLU after it would pass nothing (a dead channel), so these "
-               "patches are only the least negative ones.", icon=":material/warning:")
-
+ask_the_data(PAGE, network, layer, channel)
 link.publish()

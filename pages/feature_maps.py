@@ -156,21 +156,27 @@ if len(ranking) == channels:
     st.caption(f"Channel {channel} ranks {list(ranking).index(channel) + 1} of {channels} by "
                f"mean activation ({means[channel]:.4g}).")
 
-if shapes[layer].kind != "Conv2d":
-    st.info(f"{layer} is a {shapes[layer].kind} layer: it has no kernel of its own. Choose a "
+conv = layer if shapes[layer].kind == "Conv2d" else (
+    shapes[layer].source if shapes[layer].unit else None)  # a block: the conv it passes on
+if conv is None:
+    st.info(f"{layer} is a {shapes[layer].kind} block: its output adds the block's input to "
+            "what its convolutions made, so no one kernel is behind a channel; the Filters "
+            "page shows the kernels inside it." if shapes[layer].unit else
+            f"{layer} is a {shapes[layer].kind} layer: it has no kernel of its own. Choose a "
             "convolution to see the weights behind a channel.", icon=":material/info:")
     link.stop()
 
-weights = conv_weights(network.model, layer)[channel]  # (C_in, kh, kw)
+weights = conv_weights(network.model, conv)[channel]  # (C_in, kh, kw)
 c_in, kh, kw = weights.shape
 first = defaults.feature_map_layer(name)
-st.markdown(f"**The kernel of channel {channel}**: {c_in} slice{'s' if c_in > 1 else ''} of "
-            f"{kh}×{kw}, one per channel of the layer's input"
-            + (f" (the first 16 of {c_in} shown)" if c_in > 16 else "") + ".")
-st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, layer, c_in)),
+st.markdown(f"**The kernel of channel {channel}**" + (f" (of {conv})" if conv != layer else "")
+            + f": {c_in} slice{'s' if c_in > 1 else ''} of {kh}×{kw}, one per channel of "
+            "the layer's input" + (f" (the first 16 of {c_in} shown)" if c_in > 16 else "")
+            + ".")
+st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, conv, c_in)),
                 key=P + "kernel")
 
-kernel = kernel_of(network.model, layer, channel)
+kernel = kernel_of(network.model, conv, channel)
 problem = carry_problem(kernel)
 if problem is None:
     view = views.kernel_view(kernel, sample=image.name if image.source == "sample" else None)

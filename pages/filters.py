@@ -50,7 +50,7 @@ CONTROLS.seed(link)
 name = CONTROLS.picker()
 try:
     network = models.network(name)
-    first = defaults.feature_map_layer(name)
+    first = defaults.first_conv(name)
     first_weights = conv_weights(network.model, first)  # (F, C, kh, kw)
 except (ModelError, LayerError) as err:
     link.stop(str(err))

@@ -16,6 +16,7 @@ __all__ = [
     "channel_layer",
     "feature_map_layer",
     "filter_layer",
+    "first_conv",
     "network_model",
     "overview_layer",
     "receptive_field_layer",
@@ -54,6 +55,11 @@ def _convs(name: str) -> tuple[str, ...]:
     if not convs:
         raise LayerError("This model has no convolution.")
     return convs
+
+
+def first_conv(name: str) -> str:
+    """The first convolution: the one that looks at the pixels (EfficientNet's stem.conv)."""
+    return _convs(name)[0]
 
 
 def feature_map_layer(name: str) -> str:

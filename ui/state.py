@@ -8,6 +8,7 @@ prefix (``ui.catalog``); everything shared, or kept across pages, is named here,
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "IMAGE",
     "IMAGE_ERROR",
     "IMAGE_NOTICE",
+    "KEPT_UPLOADS",
     "PRESENT",
     "QUIZ_PROBLEM",
     "QUIZ_RESULTS",
@@ -32,6 +34,7 @@ __all__ = [
     "TRAINING_JOB",
     "TRAINING_START_ERROR",
     "UPLOAD",
+    "UPLOADS",
     "URL_NOTICE",
     "WORKING_SIDE",
     "CurrentImage",
@@ -39,6 +42,7 @@ __all__ = [
     "image_bytes",
     "set_image",
     "set_sample",
+    "session_uploads",
     "trained_models",
 ]
 
@@ -69,6 +73,10 @@ TRAINING_START_ERROR = "cnnviz.training_start_error"  # str | None: why Train st
 # The syntheses made on the What a channel detects page: OrderedDict settings -> (Synthesis,
 # seconds), the latest ``ui.cache.channels.KEPT_SYNTHESES``.
 SYNTHESES = "cnnviz.syntheses"
+# The images uploaded in this session, newest last: OrderedDict digest -> CurrentImage, the
+# latest KEPT_UPLOADS (at most 512×512×3 each, 0.8 MB). "Ask the data" searches them.
+UPLOADS = "cnnviz.uploads"
+KEPT_UPLOADS = 12
 QUIZ_RESULTS = "cnnviz.quiz_results"  # dict seed -> {question index: (answer read, right?)}
 QUIZ_PROBLEM = "cnnviz.quiz_problem"  # (seed, index, message) | None: an answer not read
 
@@ -97,8 +105,14 @@ def set_image(
     work.setflags(write=False)
     digest = hashlib.blake2b(work.tobytes(), digest_size=16).hexdigest()
     gray = bool((work == work[:, :, :1]).all())
-    st.session_state[IMAGE] = CurrentImage(work, label, source, name, pixel_scale, original,
-                                           digest, gray)
+    image = CurrentImage(work, label, source, name, pixel_scale, original, digest, gray)
+    st.session_state[IMAGE] = image
+    if source == "upload":
+        kept = st.session_state.setdefault(UPLOADS, OrderedDict())
+        kept[digest] = image
+        kept.move_to_end(digest)
+        while len(kept) > KEPT_UPLOADS:
+            kept.popitem(last=False)
     st.session_state[IMAGE_ERROR] = None
     if work.shape != original:
         st.session_state[IMAGE_NOTICE] = (
@@ -130,6 +144,11 @@ def current_image() -> CurrentImage:
     if IMAGE not in st.session_state:
         set_sample(DEFAULT_SAMPLE)
     return st.session_state[IMAGE]
+
+
+def session_uploads() -> list[CurrentImage]:
+    """The images uploaded in this session, oldest first (the latest KEPT_UPLOADS)."""
+    return list(st.session_state.get(UPLOADS, {}).values())
 
 
 def trained_models() -> dict:

@@ -144,6 +144,7 @@ class MBConv(nn.Module):
         super().__init__()
         self.config = config
         self.number = number  # 1..16
+        self.cnnviz_label = f"block {number}"  # the Overview's column title
         c = config
         if c.expand != 1:
             self.expand = _conv_unit(c.c_in, c.hidden, 1)

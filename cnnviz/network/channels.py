@@ -66,6 +66,7 @@ __all__ = [
     "canvas_shape",
     "maximise_config",
     "default_maximise_steps",
+    "default_regulariser",
     "maximise_channel",
     "top_patches",
 ]
@@ -121,22 +122,39 @@ class MaximiseConfig:
 CANVAS_SIDE = 128
 
 
-def canvas_shape(input_shape: tuple[int, int, int], max_side: int = CANVAS_SIDE,
-                 ) -> tuple[int, int, int]:
+#: Multiply-adds of one forward pass up to which the canvas is the model's own input size:
+#: EfficientNet-Lite0 (0.39 G at 224×224) synthesises at 224, ResNet-18 (1.8 G) and VGG-16
+#: (15.5 G) on the smaller CANVAS_SIDE canvas.
+FULL_SIZE_MACS = 1_000_000_000
+
+
+def canvas_shape(input_shape: tuple[int, int, int], max_side: int = CANVAS_SIDE, *,
+                 macs: int | None = None) -> tuple[int, int, int]:
     """(C, H, W) to synthesise on: the model's input shape, shrunk to ``max_side`` on its
-    longer side when it is bigger (the aspect ratio kept). (1, 28, 28) stays as it is."""
+    longer side when it is bigger (the aspect ratio kept), unless ``macs`` (of one forward
+    pass at the input size) is at most FULL_SIZE_MACS. (1, 28, 28) stays as it is."""
     c, h, w = check_input_shape(input_shape)
-    if max(h, w) <= max_side:
+    if max(h, w) <= max_side or (macs is not None and macs <= FULL_SIZE_MACS):
         return c, h, w
     s = max_side / max(h, w)
     return c, max(1, round(h * s)), max(1, round(w * s))
 
 
-def default_maximise_steps(input_shape: tuple[int, int, int]) -> int:
+def default_maximise_steps(input_shape: tuple[int, int, int], macs: int | None = None) -> int:
     """The app's starting number of steps: 128 for inputs up to 64×64 (the digits CNN takes
-    about 0.1–0.3 s for them on one thread), 32 for bigger ones (ResNet-18 on its 128×128
-    canvas: about 2 s)."""
-    return 128 if max(check_input_shape(input_shape)[1:]) <= 64 else 32
+    about 0.1–0.3 s for them on one thread), 64 for a cheap network on a large input
+    (``macs`` at most FULL_SIZE_MACS: EfficientNet-Lite0 at 224×224, 2–4 s), 32 for the
+    others (ResNet-18 on its 128×128 canvas: about 2 s)."""
+    if max(check_input_shape(input_shape)[1:]) <= 64:
+        return 128
+    return 64 if macs is not None and macs <= FULL_SIZE_MACS else 32
+
+
+def default_regulariser(input_shape: tuple[int, int, int]) -> str:
+    """The app's starting regulariser: jitter for inputs up to 64×64 (there is no room for
+    more), jitter with the 1/f spectrum for photographs (the textures and parts of the
+    Distill article, Olah et al. 2017)."""
+    return "jitter" if max(check_input_shape(input_shape)[1:]) <= 64 else "fourier"
 
 
 #: The regularisers the app offers: name -> what it does, in a sentence.

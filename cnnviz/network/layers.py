@@ -73,8 +73,13 @@ class LayerOutput:
     """One column of the overview: a layer's output on one image (batch dimension dropped)."""
 
     name: str  # as in named_modules(), or "input" for the preprocessed image
-    kind: str  # the module's class name ("Conv2d", "BasicBlock"), "Input" for the image
+    kind: str  # layer_kind: the class name ("Conv2d", "BasicBlock"), "Input" for the image
     values: np.ndarray  # float32 (C, h, w) for a map-shaped output, (n,) for a vector
+    label: str = ""  # the short title of its column: ``cnnviz_label`` ("block 9"), or name
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -167,7 +172,8 @@ def network_outputs(model: nn.Module, x: torch.Tensor,
         values = maps[name]
         if values.ndim not in (1, 3):
             values = values.reshape(-1)
-        out.append(LayerOutput(name, layer_kind(modules[name]), values))
+        out.append(LayerOutput(name, layer_kind(modules[name]), values,
+                               getattr(modules[name], "cnnviz_label", "")))
     return out
 
 

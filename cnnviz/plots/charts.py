@@ -300,9 +300,11 @@ def block_diagram(shape_in: Sequence[int], parts: Sequence[tuple[str, str, Seque
     shapes, notes = [], []
     gap, x = 1.4, 0.0
     centres = []
+    tallest = 0.0
     for i, (name, kind, shape) in enumerate(boxes):
         c = shape[0]
         half_h = 0.4 + 1.6 * (c / most) ** 0.5
+        tallest = max(tallest, half_h)
         width = 0.5 + 0.5 * min(shape[1] / max(boxes[0][2][1], 1), 1.0)
         colour = next((v for key, v in BLOCK_COLOURS.items() if name.endswith(key)), "#d9d9d9")
         shapes.append(dict(type="rect", x0=x, x1=x + width, y0=-half_h, y1=half_h,
@@ -326,9 +328,9 @@ def block_diagram(shape_in: Sequence[int], parts: Sequence[tuple[str, str, Seque
         notes.append(dict(x=end - 0.2, y=0, ax=centres[-1][1], ay=0, xref="x", yref="y",
                           axref="x", ayref="y", text="", showarrow=True, arrowhead=2,
                           arrowwidth=1.5, arrowcolor="#444"))
-        top = 2.6
+        top = tallest + 1.5  # above the two lines of every box's label
         start = (centres[0][0] + centres[0][1]) / 2
-        shapes.append(dict(type="path", path=f"M {start},{top - 0.6} L {start},{top} "
+        shapes.append(dict(type="path", path=f"M {start},{top - 1.0} L {start},{top} "
                            f"L {end},{top} L {end},0.25", line=dict(color="#d62728", width=2)))
         notes.append(dict(x=(start + end) / 2, y=top, yshift=4, yanchor="bottom",
                           text="skip: the block's input is added", showarrow=False,
@@ -338,7 +340,8 @@ def block_diagram(shape_in: Sequence[int], parts: Sequence[tuple[str, str, Seque
     layout = dict(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                   shapes=shapes, annotations=notes, showlegend=False,
                   xaxis=dict(range=[-0.4, x], **hidden),
-                  yaxis=dict(range=[-2.8, 3.4], **hidden), plot_bgcolor="white")
+                  yaxis=dict(range=[-tallest - 0.8, tallest + 2.2], **hidden),
+                  plot_bgcolor="white")
     if title:
         layout["title"] = dict(text=title, x=0.01, font=dict(size=14))
     return RawFigure(dict(data=[], layout=layout))

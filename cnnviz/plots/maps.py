@@ -348,7 +348,8 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
     `per_row` columns.
 
     columns: objects with ``name``, ``kind``, ``values`` (float (C, h, w) or (n,)) and
-    ``shape``, such as ``cnnviz.network.layers.LayerOutput``. limits: per column, the colour
+    ``shape`` (optionally a short ``title``), such as ``cnnviz.network.layers.LayerOutput``.
+    limits: per column, the colour
     limit of each drawn map (a vector: one), from ``layers.color_limits``.
     shared_limit: the one limit of every map (real values on the colour bar) or None
     (relative colour bar). A click on a map selects a point whose ``customdata`` is
@@ -364,8 +365,9 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
         shape = "×".join(str(s) for s in col.shape)
         more = f"<br>{shown} of {col.shape[0]}" if (
             col.values.ndim == 3 and col.shape[0] > shown) else "<br> "
-        kind = LAYER_KINDS.get(col.kind, col.kind)
-        titles[(i // per_row, i % per_row)] = f"<b>{col.name}</b><br>{kind}<br>{shape}{more}"
+        kind = LAYER_KINDS.get(col.kind, col.kind.split(" · ")[0])  # "Conv 3×3 /2 · BN · ..."
+        title = getattr(col, "title", col.name)
+        titles[(i // per_row, i % per_row)] = f"<b>{title}</b><br>{kind}<br>{shape}{more}"
     axes, cells, notes = subplot_grid([1.0] * per_row, rows, set(), titles, h_space=0.012,
                                v_space=80 / fig_h if rows > 1 else 0.0)
     for note in notes:

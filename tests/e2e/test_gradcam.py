@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, open_app, wait_idle
+from tests.e2e.helpers import assert_no_exception, image_caption, open_app, sidebar, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -59,3 +61,27 @@ def test_hostile_link_gives_a_notice(page: Page, app_url):
     open_app(page, f"{app_url}/gradcam?model=%3Cscript%3E&layer=nope&class=dragon")
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("defaults are shown")
     assert_no_exception(page)
+
+
+# The images inside Plotly figures (the overlays are layout images or image traces).
+IMAGES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).reduce((n, p) =>
+    n + (p.data || []).filter(t => t.type === 'image').length
+      + ((p.layout || {}).images || []).length, 0)"""
+
+
+def test_the_cat_photo_opens_on_efficientnet_and_explains_a_cat(page: Page, app_url, shot):
+    open_app(page, f"{app_url}/?sample=coffee")
+    sidebar(page).get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="Photo: Cat (Chelsea)").click()
+    wait_idle(page)
+    expect(image_caption(page)).to_contain_text("Cat (Chelsea)")
+    page.get_by_test_id("stSidebarNav").get_by_text("Grad-CAM", exact=True).click()
+    wait_idle(page)
+    # the network that fits a photograph, its top class a cat, at its recommended layer
+    expect(page.get_by_text(re.compile(r"Grad-CAM of “(tiger cat|Egyptian cat|tabby)” at head")))\
+        .to_be_visible(timeout=60_000)
+    model = page.locator('[class~="st-key-gradcam-model"] input')
+    expect(model).to_have_value(re.compile(r"^efficientnet_lite0: "))
+    assert page.evaluate(IMAGES_JS) >= 2  # the overlay and the other methods' maps
+    assert_no_exception(page)
+    shot("efficientnet-cat")

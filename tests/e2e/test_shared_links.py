@@ -58,7 +58,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     ),
     "gradcam": (
         {"model": "digits", "layer": "conv1", "alpha": "0.7", "colormap": "viridis",
-         "method": "saliency", "sample": "digit_3"},
+         "method": "saliency", "sample": "camera"},  # digits is not the photo's network
         {"gradcam.layer": "conv1", "gradcam.colormap": "viridis"},
     ),
     "training": (

@@ -18,12 +18,13 @@ import torch
 from torch import nn
 
 import cnnviz
-from cnnviz import ChannelPeaks, MaximiseConfig, Synthesis
+from cnnviz import SAMPLES, ChannelPeaks, MaximiseConfig, Synthesis
 from ui import state
 from ui.cache.memo import memo
 from ui.cache.models import Network
 
-__all__ = ["KEPT_SYNTHESES", "mnist_inputs", "peaks", "synthesis", "synthesise"]
+__all__ = ["KEPT_SYNTHESES", "mnist_inputs", "peaks", "photo_peaks", "photos", "synthesis",
+           "synthesise"]
 
 #: Syntheses kept per session (the latest ones): a 128×128 RGB result is about 0.4 MB.
 KEPT_SYNTHESES = 8
@@ -48,6 +49,41 @@ def peaks(network: Network, layer: str) -> ChannelPeaks:
 @memo(max_entries=16, ttl=3600)
 def _peaks(key: str, layer: str, _model: nn.Module) -> ChannelPeaks:
     return cnnviz.channel_peaks(_model, layer, mnist_inputs())
+
+
+# --- the photographs: the samples, and this session's uploads ---------------------------------
+
+
+def photos(name: str) -> tuple[list[str], tuple[str, ...], torch.Tensor]:
+    """The sample photographs and this session's uploads, as network ``name`` takes them:
+    (their labels, the keys that name them, float32 (N, C, H, W)). Each is preprocessed once
+    per network and kept; an upload's label is "upload n" (its file name is the user's
+    text)."""
+    pictures = [(s.label, s.name, None) for s in SAMPLES.values() if s.group == "Photo"]
+    pictures += [(f"upload {i}", u.digest, u) for i, u in
+                 enumerate(state.session_uploads(), start=1)]
+    inputs = [_photo_input(name, key, upload.pixels if upload is not None
+                           else cnnviz.load_sample(key)) for _, key, upload in pictures]
+    return ([label for label, _, _ in pictures], tuple(key for _, key, _ in pictures),
+            torch.cat(inputs))
+
+
+@memo(max_entries=128, ttl=3600)
+def _photo_input(name: str, key: str, _pixels) -> torch.Tensor:
+    return cnnviz.preprocess(name, _pixels)
+
+
+def photo_peaks(network: Network, layer: str, keys: tuple[str, ...],
+                inputs: torch.Tensor) -> ChannelPeaks:
+    """``channel_peaks`` of ``layer`` on the photographs ``photos`` gave (``keys`` name them
+    in order, for the cache)."""
+    return _photo_peaks(network.key, layer, keys, network.model, inputs)
+
+
+@memo(max_entries=16, ttl=3600)
+def _photo_peaks(key: str, layer: str, keys: tuple[str, ...], _model: nn.Module,
+                 _inputs: torch.Tensor) -> ChannelPeaks:
+    return cnnviz.channel_peaks(_model, layer, _inputs)
 
 
 # --- syntheses made in this session --------------------------------------------------------
