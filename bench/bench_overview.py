@@ -1,5 +1,6 @@
 """Server-side time of the Overview page: compute the activations and draw the figures, for the
-digits CNN (28×28, target under 150 ms) and ResNet-18 at 224×224 (target under 1 s).
+digits CNN (28×28, target under 150 ms), ResNet-18 at 224×224 (target under 1 s) and
+EfficientNet-Lite0 on a new photo (target under 400 ms).
 
     python bench/bench_overview.py [--calls 9]
 
@@ -58,6 +59,8 @@ CASES = [  # model, target ms, a warm-up image, then images new to the page (one
     ("digits", 150, "digit_0", [f"digit_{d}" for d in range(1, 10)]),
     ("resnet18", 1000, "cat", [n for n, s in SAMPLES.items()
                                if s.group in ("Photo", "Shapes") and n != "cat"]),
+    ("efficientnet_lite0", 400, "cat", [n for n, s in SAMPLES.items()
+                                        if s.group in ("Photo", "Shapes") and n != "cat"]),
 ]
 
 

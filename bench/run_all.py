@@ -39,7 +39,10 @@ SCRIPTS: list[tuple[str, list[str]]] = [
     ("inspect", ["bench_inspect.py"]),
     ("channels", ["bench_channels.py"]),
     ("attribution", ["bench_attribution.py"]),
+    ("efficientnet", ["bench_efficientnet.py"]),
     ("load", ["load.py", "--sessions", "50", "--duration", "300"]),
+    ("load_photo", ["load.py", "--sessions", "50", "--duration", "300",
+                    "--pages", "gradcam_photo"]),
 ]
 
 

@@ -27,6 +27,7 @@ from cnnviz import (
     shapes_heldout,
 )
 from cnnviz.data import mnist
+from cnnviz.data.samples import load_sample
 from cnnviz.network import hooks
 from cnnviz.network.hooks import hook_count
 
@@ -37,10 +38,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
 
 
 def twin_hooks(model: nn.Module) -> int:
-    """Hooks left on the private twin ``hooks.borrowed`` keeps for ``model`` (0 when it has
-    none)."""
-    twin = hooks._TWINS.get(model)
-    return 0 if twin is None or twin.net is None else hook_count(twin.net)
+    """Hooks left on the private twins ``hooks.borrowed`` keeps for ``model`` (0 when it has
+    none), every variant's."""
+    twins = hooks._TWINS.get(model) or {}
+    return sum(hook_count(t.net) for t in twins.values() if t.net is not None)
 
 
 # --- a tiny model whose Grad-CAM can be worked out by hand ------------------------------------
@@ -211,10 +212,13 @@ CASES = [
     ("digits", "relu2"), ("digits", "conv1"),
     ("shapes", "relu4"), ("shapes", "conv4"), ("shapes", "relu3"),
     ("resnet18", "layer4"), ("resnet18", "layer3"), ("resnet18", "layer2"),
+    ("efficientnet_lite0", "head"), ("efficientnet_lite0", "stage5.block11"),
 ]
 
 
 def _case_input(name, digit, shape_inputs, photo):
+    if name == "efficientnet_lite0":  # the cat photo, its "tiger cat" class
+        return preprocess(name, load_sample("cat")), 282
     return {"digits": digit, "shapes": shape_inputs[1], "resnet18": photo}[name]
 
 
@@ -257,6 +261,33 @@ def test_saliency_is_the_largest_absolute_input_gradient(shape_inputs):
     expected = attribution.normalise(grad.abs().amax(dim=1)[0])
     np.testing.assert_allclose(attribution.saliency(load_model("shapes"), x, target), expected,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["digits", "shapes", "resnet18"])
+def test_guided_backprop_and_guided_grad_cam_equal_captums(name, digit, shape_inputs, photo):
+    from captum.attr import GuidedBackprop, GuidedGradCam
+
+    x, target = _case_input(name, digit, shape_inputs, photo)
+    model = load_model(name)
+    reference = copy.deepcopy(model)  # captum hooks its ReLUs: not the shared model
+    for m in reference.modules():
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    expected = GuidedBackprop(reference).attribute(x, target=target)[0].detach().numpy()
+    ours = attribution.guided_backprop(model, x, target)
+    assert ours.shape == expected.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, expected, atol=1e-6 * max(1.0, np.abs(expected).max()))
+    layer = RECOMMENDED_LAYERS[name]
+    gg = GuidedGradCam(reference, reference.get_submodule(layer)).attribute(
+        x, target=target, interpolate_mode="bilinear")
+    expected_map = attribution.normalise(gg.detach().abs().amax(dim=1)[0])
+    np.testing.assert_allclose(attribution.guided_grad_cam(model, x, target, layer),
+                               expected_map, atol=1e-5)
+    # the same with the guided gradients given (the page keeps them per class)
+    np.testing.assert_array_equal(
+        attribution.guided_grad_cam(model, x, target, layer, guided=ours),
+        attribution.guided_grad_cam(model, x, target, layer))
+    assert hook_count(model) == 0 and twin_hooks(model) == 0
 
 
 def test_guided_grad_cam_is_zero_wherever_grad_cam_is(shape_inputs):

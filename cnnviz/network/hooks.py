@@ -29,13 +29,11 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "HOOK_DICTS",
     "LayerError",
-    "ReLU6AsReLU",
     "StopForward",
     "as_batch",
     "borrowed",
@@ -287,16 +285,6 @@ def private_copy(model: nn.Module, *, share_weights: bool,
     return twin
 
 
-class ReLU6AsReLU(nn.ReLU):
-    """ReLU6, min(max(x, 0), 6), as a subclass of ``nn.ReLU``. captum's guided backprop and
-    deconvnet rewrite the gradient of ``nn.ReLU`` modules only; in a twin, EfficientNet's
-    ReLU6 layers become this, so they follow the same rule (the gradient that ReLU6 passes,
-    then only its positive part). The forward values are ReLU6's."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(x)
-
-
 class _Twin:
     """The private twin of one model and the lock its users take turns with."""
 
@@ -305,23 +293,31 @@ class _Twin:
         self.net: nn.Module | None = None
         self.param_ids: tuple[int, ...] = ()
 
-    def get(self, model: nn.Module) -> nn.Module:
+    def get(self, model: nn.Module, stand_in: StandIn | None = None) -> nn.Module:
         """The twin; rebuilt when the model's parameter tensors were replaced (not updated
-        in place, which the twin sees anyway) or when an error left a hook on it."""
+        in place, which the twin sees anyway) or when an error left a hook on it.
+        ``stand_in(module)`` gives a module's replacement in the twin, or None to copy it."""
         param_ids = tuple(id(p) for p in model.parameters())
         if self.net is None or param_ids != self.param_ids or hook_count(self.net):
-            relu6 = {id(m): ReLU6AsReLU() for m in model.modules() if type(m) is nn.ReLU6}
-            self.net = private_copy(model, share_weights=True, replace=relu6)
+            replace = {}
+            if stand_in is not None:
+                for m in model.modules():
+                    if (other := stand_in(m)) is not None:
+                        replace[id(m)] = other
+            self.net = private_copy(model, share_weights=True, replace=replace)
             self.param_ids = param_ids
         return self.net
 
 
-_TWINS: weakref.WeakKeyDictionary[nn.Module, _Twin] = weakref.WeakKeyDictionary()
+#: A module's replacement in a twin of a variant (None: copy it as it is).
+StandIn = Callable[[nn.Module], "nn.Module | None"]
+_TWINS: weakref.WeakKeyDictionary[nn.Module, dict[str, _Twin]] = weakref.WeakKeyDictionary()
 _TWINS_LOCK = threading.Lock()
 
 
 @contextmanager
-def borrowed(model: nn.Module) -> Iterator[nn.Module]:
+def borrowed(model: nn.Module, variant: str = "", stand_in: StandIn | None = None,
+             ) -> Iterator[nn.Module]:
     """``with borrowed(model) as net:`` a private twin of ``model``, locked for this thread.
 
     The twin shares the model's weights (``private_copy(share_weights=True)``), so it costs no
@@ -329,13 +325,18 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
     turns, calls on different models run in parallel. Gradients are on inside (even when the
     caller is in ``torch.no_grad`` or ``torch.inference_mode``). Hooks put on ``net`` must be
     removed before the block ends; should an error leave one, the twin is rebuilt for the
-    next caller.
+    next caller. A named ``variant`` is a twin of its own whose modules ``stand_in`` may
+    replace (guided backpropagation's activations: ``attribution.guided_backprop``); one
+    variant always uses the same ``stand_in``.
     """
     with _TWINS_LOCK:
-        twin = _TWINS.get(model)
+        twins = _TWINS.get(model)
+        if twins is None:
+            twins = _TWINS[model] = {}
+        twin = twins.get(variant)
         if twin is None:
-            twin = _TWINS[model] = _Twin()
+            twin = twins[variant] = _Twin()
     with twin.lock:
-        net = twin.get(model)
+        net = twin.get(model, stand_in)
         with torch.inference_mode(False), torch.enable_grad():
             yield net

@@ -22,6 +22,7 @@ __all__ = [
     "deletion",
     "every_layer",
     "grad_cam",
+    "guided_gradients",
     "layer_choices",
     "method_map",
     "pointing_game",
@@ -84,7 +85,18 @@ def method_map(model_name: str, digest: str, method: str, target: int, layer: st
         return cnnviz.integrated_gradients(model, x, target, return_delta=True, **kwargs)
     if method == "occlusion":
         kwargs["progress"] = _progress
+    if method == "guided_grad_cam":  # the guided gradients do not depend on the layer
+        kwargs["guided"] = guided_gradients(model_name, digest, target, _x)
     return cnnviz.ATTRIBUTIONS[method](model, x, target, layer, **kwargs), None
+
+
+@memo(**CACHE)
+def guided_gradients(model_name: str, digest: str, target: int, _x: np.ndarray) -> np.ndarray:
+    """``guided_backprop`` of the image for ``target``: kept per class, so a new layer only
+    recomputes the Grad-CAM half of Guided Grad-CAM."""
+    guided = cnnviz.guided_backprop(models.model(model_name), _tensor(_x), target)
+    guided.setflags(write=False)  # shared by every session
+    return guided
 
 
 @memo(**CACHE)
