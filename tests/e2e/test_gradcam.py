@@ -82,6 +82,8 @@ def test_the_cat_photo_opens_on_efficientnet_and_explains_a_cat(page: Page, app_
         .to_be_visible(timeout=60_000)
     model = page.locator('[class~="st-key-gradcam-model"] input')
     expect(model).to_have_value(re.compile(r"^efficientnet_lite0: "))
-    assert page.evaluate(IMAGES_JS) >= 2  # the overlay and the other methods' maps
+    wait_idle(page)
+    # the overlay and the other methods' maps, once Plotly has drawn them
+    page.wait_for_function(f"() => ({IMAGES_JS})() >= 2", timeout=60_000)
     assert_no_exception(page)
     shot("efficientnet-cat")
