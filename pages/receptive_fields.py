@@ -15,6 +15,8 @@ P = PAGE.prefix
 CHOICES = (models.LESSON, *MODELS)
 AUTO = -1  # unit row/column "the centre of the map"
 MODEL = choice_param("model", P + "model", defaults.RECEPTIVE_FIELD_NETWORK, CHOICES)
+SCALE = choice_param("scale", P + "scale", defaults.INPUT_SCALES[0], defaults.INPUT_SCALES,
+                     format=lambda s: f"{s:g}")
 LAYER_KEY, CHANNEL_KEY, UNIT_KEYS = P + "layer", P + "channel", (P + "unit_y", P + "unit_x")
 
 
@@ -32,6 +34,12 @@ def _model_changed() -> None:
     except ModelError:
         return  # the page shows the error
     _layer_changed()
+
+
+def _size_changed() -> None:
+    """A new input size moves every unit: back to the centre."""
+    for key in UNIT_KEYS:
+        st.session_state[key] = AUTO
 
 
 def _layer_changed() -> None:
@@ -74,16 +82,28 @@ st.markdown(
 
 link = Link()  # one notice for the link's bad values, whatever stage finds them
 link.seed([MODEL])
-name = widgets.select(MODEL, "Network", on_change=_model_changed,
+net_col, size_col = st.columns([4, 1])
+name = widgets.select(MODEL, "Network", net_col, on_change=_model_changed,
                       format_func=lambda n: f"{n}: {models.spec(n).description}")
+side = None  # the network's own input size
+if models.spec(name).any_size:
+    link.seed([SCALE])
+    own = models.spec(name).input_size[1]
+    scale = widgets.select(SCALE, "Input size", size_col, on_change=_size_changed,
+                           format_func=lambda s: f"{round(own * s)}×{round(own * s)}"
+                           + (" (its own)" if s == 1 else f" (×{s:g})"),
+                           help="This network ends in a global pool, so it runs on any "
+                                "input size. A larger input gives every layer more units; "
+                                "the field of one unit stays the same size in pixels.")
+    side = defaults.input_side(name, scale)
 try:
     with st.spinner(f"Loading {name}…"):
         models.model(name)  # loads it, or says why it cannot
-        table = networks.rf_table(name)
+        table = networks.rf_table(name, side)
 except (ModelError, LayerError) as err:
     link.stop(str(err))
 
-_, in_h, in_w = models.spec(name).input_size
+_, in_h, in_w = models.spec(name, side).input_size
 names = [row["name"] for row in table]
 (LAYER,) = link.seed([choice_param("layer", LAYER_KEY, defaults.receptive_field_layer(name),
                                    names)])
@@ -109,7 +129,7 @@ st.dataframe(
       "recurrence r_in + (k−1)·d·j_in": row["formula"]} for row in table],
     hide_index=True,
 )
-st.plotly_chart(networks.growth_figure(name), key=P + "growth")
+st.plotly_chart(networks.growth_figure(name, side), key=P + "growth")
 # Several paths: some layer's input is not the output of the row before it (a skip path).
 branched = any(row["rf_in"] != prev["rf"] or row["jump_in"] != prev["jump"]
                for prev, row in zip(table, table[1:], strict=False))
@@ -132,8 +152,9 @@ layer = layer_col.selectbox(
     "Layer", names, key=LAYER_KEY, persist_state="session", on_change=_layer_changed,
     format_func=lambda n: f"{n} (field {_pair(table[names.index(n)]['rf'])} px)",
 )
-picture = networks.seen_picture(name, image)
-channels, out_h, out_w = networks.layer_maps(models.network(name), image, (layer,))[layer].shape
+picture = networks.seen_picture(name, image, side)
+maps = networks.layer_maps(models.network(name), image, (layer,), side)[layer]
+channels, out_h, out_w = maps.shape
 CHANNEL, _ = link.seed([map_param("channel", CHANNEL_KEY, channels),
                         unit_param("unit", UNIT_KEYS, centre_unit(out_h, out_w), out_h, out_w)])
 for key, size, centre in zip(UNIT_KEYS, (out_h, out_w), centre_unit(out_h, out_w), strict=True):
@@ -154,8 +175,8 @@ ux = int(x_col.number_input("Unit column (x)", 0, out_w - 1, key=UNIT_KEYS[1],
 c = None if channel == MEAN else int(channel)
 
 try:
-    box = networks.unit_box(name, layer, uy, ux)
-    erf = networks.effective_field(name, image, layer, (c, uy, ux))
+    box = networks.unit_box(name, layer, uy, ux, side)
+    erf = networks.effective_field(name, image, layer, (c, uy, ux), side)
 except LayerError as err:
     link.stop(str(err))
 
@@ -171,12 +192,13 @@ map_col, input_col, erf_col = st.columns(3)
 what = "mean" if c is None else f"channel {c}"
 with map_col:
     st.plotly_chart(networks.unit_picker(name, image, layer, c, (uy, ux),
-                                         f"{layer}: {out_h}×{out_w} ({what})"),
+                                         f"{layer}: {out_h}×{out_w} ({what})", side),
                     key=P + "map", on_select=_take_click, selection_mode="points")
     st.caption("Click a unit of the map (or type its row and column above).")
 with input_col:
     st.plotly_chart(playground.picture(picture, f"Input the network sees ({in_h}×{in_w})", box,
-                                       name=f"{image.digest}:{name}:seen"), key=P + "input")
+                                       name=f"{image.digest}:{name}:{side}:seen"),
+                    key=P + "input")
     st.caption("The box: the unit's theoretical receptive field, every pixel that can "
                "change its value.")
     if picture.min() == picture.max():
@@ -186,7 +208,7 @@ with input_col:
 with erf_col:
     st.plotly_chart(playground.picture(
         erf, "Effective field |∂unit/∂input|", box, "relative",
-        name=f"{image.digest}:{name}:{layer}:{c}:{uy}:{ux}:erf"), key=P + "erf")
+        name=f"{image.digest}:{name}:{side}:{layer}:{c}:{uy}:{ux}:erf"), key=P + "erf")
     st.caption(
         "How strongly each pixel moves this unit on the real network (the gradient's size, "
         "1 = the strongest pixel). It fades towards the edges of the box: the centre of a "

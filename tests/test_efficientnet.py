@@ -219,6 +219,25 @@ def test_receptive_fields_equal_autograd_for_every_conv_layer(model, shape):
     assert hook_count(model) == 0
 
 
+def test_at_a_larger_input_fields_keep_their_size_and_the_maps_grow(model):
+    """At 448×448 (the Receptive fields page's larger inputs) every layer has twice the units
+    in each direction, jumps and field sizes stay, and boxes still equal autograd's."""
+    large_shape = cnnviz.MODELS[NAME].at_side(448).input_size
+    small = {r["name"]: r for r in cnnviz.receptive_field_table(model, (3, 224, 224))}
+    large = {r["name"]: r for r in cnnviz.receptive_field_table(model, large_shape)}
+    assert list(large) == list(small)
+    for name, row in large.items():
+        assert row["jump"] == small[name]["jump"] and row["rf"] == small[name]["rf"], name
+    for name in ("stem.conv", "stage4.block6.depthwise.conv", "head.conv"):
+        rf = cnnviz.receptive_field(model, name, large_shape)
+        box, out_hw = autograd_box(model, name, large_shape)
+        assert rf.box == box and rf.output_hw == out_hw, name
+        assert out_hw == tuple(2 * s for s in cnnviz.receptive_field(
+            model, name, (3, 224, 224)).output_hw), name
+    assert cnnviz.receptive_field(model, "head.conv", large_shape).output_hw == (14, 14)
+    assert hook_count(model) == 0
+
+
 def test_strided_rows_show_the_same_padding_they_get(model):
     table = {r["name"]: r for r in cnnviz.receptive_field_table(model, (3, 224, 224))}
     assert table["stem.conv"]["padding"] == (0, 1, 0, 1)  # 224 is even: the extra pixel after

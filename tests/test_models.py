@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import cnnviz
 from cnnviz import MODELS, ModelError, ModelSpec, load_model, predict, preprocess
 from cnnviz.data import mnist
 from cnnviz.models import registry
@@ -162,6 +163,33 @@ def test_every_spec_is_complete():
         assert spec.weights_source
         with pytest.raises(AttributeError):
             spec.name = "other"  # frozen
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_any_size_says_which_networks_run_on_larger_inputs(name):
+    """The flag tells the truth: the architecture (on the meta device, no weights) runs at
+    320×320 exactly when it says so, and ``at_side`` refuses the others in a sentence."""
+    spec = MODELS[name]
+    c, h, w = spec.input_size
+    net = cnnviz.architecture(name)
+    try:
+        out = net(torch.empty(1, c, 320, 320, device="meta"))
+        runs = tuple(out.shape) == (1, len(spec.class_names))
+    except RuntimeError:
+        runs = False
+    assert runs == spec.any_size, name
+    if spec.any_size:
+        larger = spec.at_side(448)
+        assert larger.input_size == (c, 448, 448) and spec.input_size == (c, h, w)
+        assert larger.preprocessing == spec.preprocessing and larger.name == name
+        assert tuple(cnnviz.preprocess_for(larger, np.zeros((300, 500, 3), np.uint8)).shape) \
+            == (1, c, 448, 448)
+        for bad in (0, 16, 4096, 3.5, True):
+            with pytest.raises(ModelError, match="whole number of pixels"):
+                spec.at_side(bad)
+    else:
+        with pytest.raises(ModelError, match=f"takes {h}×{w} inputs only"):
+            spec.at_side(448)
 
 
 def test_unknown_model_name_is_explained():

@@ -74,6 +74,44 @@ def test_renders_for_each_kind_of_network(name):
     assert not at.error
 
 
+def test_a_network_that_runs_on_any_size_is_measured_at_a_larger_input():
+    """EfficientNet-Lite0 at 448×448 (scale 2): twice the units per side, the box of the linked
+    unit is unit_receptive_box at 448, the input picture is 448×448; back at its own 224 the
+    link drops ``scale``. The shapes CNN (global max pooling) doubles from 64 to 128; the
+    digits CNN has no size control: its dense layer needs 28×28."""
+    name, layer = "efficientnet_lite0", "head.conv"
+    at = _open(model=name, scale="2", layer=layer, unit="3,10")
+    assert not at.exception and not at.error and not at.warning
+    assert at.selectbox(key="rf.scale").value == 2.0
+    assert (at.number_input(key="rf.unit_y").value, at.number_input(key="rf.unit_x").value) == (
+        3, 10)
+    assert at.number_input(key="rf.unit_y").max == 13  # a 14×14 map (7×7 at 224)
+    box = unit_receptive_box(load_model(name), layer, (3, 448, 448), 3, 10)
+    assert _drawn_box(at, "Input") == box == _drawn_box(at, "Effective")
+    assert "of the 448×448 input" in _markdown(at)
+    picture = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["layout"]
+               .get("title", {}).get("text", "").startswith("Input")][0]
+    assert "448×448" in json.loads(picture.proto.spec)["layout"]["title"]["text"]
+
+    at.selectbox(key="rf.scale").set_value(1.0).run()
+    assert "of the 224×224 input" in _markdown(at)
+    assert at.number_input(key="rf.unit_y").max == 6
+    assert "scale" not in at.query_params
+    y, x = at.number_input(key="rf.unit_y").value, at.number_input(key="rf.unit_x").value
+    assert (y, x) == (3, 3)  # a new size starts from the centre unit
+    assert _drawn_box(at, "Input") == unit_receptive_box(load_model(name), layer,
+                                                         (3, 224, 224), y, x)
+
+    shapes = _open(model="shapes", scale="2")
+    assert not shapes.error and "of the 128×128 input" in _markdown(shapes)
+    assert shapes.selectbox(key="rf.scale").options == ["64×64 (its own)", "96×96 (×1.5)",
+                                                        "128×128 (×2)"]
+
+    digits = _open(model="digits", scale="2")
+    assert not any(s.key == "rf.scale" for s in digits.selectbox)
+    assert "of the 28×28 input" in _markdown(digits) and not digits.error
+
+
 def test_resnet_says_its_skip_connections_are_measured_by_autograd():
     at = _open(model="resnet18")
     info = " ".join(i.value for i in at.info)
@@ -128,6 +166,7 @@ def test_one_channel_map():
     {"model": "digits", "unit": "99,99"},
     {"model": "digits", "unit": "abc"},
     {"model": "digits", "channel": "-1"},
+    {"model": "resnet18", "scale": "9999"},
 ])
 def test_hostile_links_fall_back_with_a_notice(query):
     at = _open(**query)

@@ -10,6 +10,7 @@ from ui.cache import models, networks
 
 __all__ = [
     "ARCHITECTURE_MODEL",
+    "INPUT_SCALES",
     "RECEPTIVE_FIELD_NETWORK",
     "TRAINING_MODEL",
     "cam_layer",
@@ -17,6 +18,7 @@ __all__ = [
     "feature_map_layer",
     "filter_layer",
     "first_conv",
+    "input_side",
     "network_model",
     "overview_layer",
     "receptive_field_layer",
@@ -38,6 +40,15 @@ def network_model() -> str:
 ARCHITECTURE_MODEL = "vgg16"
 #: Receptive fields open on the lesson network (3 → 5 → 7).
 RECEPTIVE_FIELD_NETWORK = models.LESSON
+#: Input sizes the Receptive fields page offers for a network that runs on any size
+#: (``ModelSpec.any_size``), as multiples of its own side: its own first, then larger inputs.
+INPUT_SCALES = (1.0, 1.5, 2.0)
+
+
+def input_side(name: str, scale: float) -> int | None:
+    """The input side of ``name`` at ``scale`` times its own, or None for its own size."""
+    own = models.spec(name).input_size[1]
+    return None if scale == 1 else round(own * scale)
 
 
 def _middle(names: list[str]) -> str | None:

@@ -169,21 +169,25 @@ def normalize_shapes(x: torch.Tensor) -> torch.Tensor:
 
 
 def preprocess_shapes(image: np.ndarray, input_size: tuple[int, int, int]) -> torch.Tensor:
-    """The "shapes_rgb" recipe: stretch to 64x64 RGB, then ``normalize_shapes``.
+    """The "shapes_rgb" recipe: stretch to the input's side (64x64 for the shapes CNN; a
+    larger square when its receptive fields are measured at a larger input) RGB, then
+    ``normalize_shapes``.
 
     The whole picture is resized (area averaging when shrinking, bilinear when enlarging)
     without cropping, so the aspect ratio changes for non-square pictures but nothing is cut
-    off. A 64x64 image is used as it is. Returns (1, 3, 64, 64).
+    off. A picture of the input's size is used as it is. Returns (1, 3, side, side).
     """
-    if input_size != (3, SHAPES_SIZE, SHAPES_SIZE):
-        raise ValueError(f"the shapes_rgb recipe makes (3, 64, 64) inputs, not {input_size}")
+    c, side, side_w = input_size
+    if c != 3 or side != side_w:
+        raise ValueError(f"the shapes_rgb recipe makes square RGB inputs such as (3, 64, 64), "
+                         f"not {input_size}")
     image = ensure_rgb(image)
     h, w = image.shape[:2]
-    if (h, w) != (SHAPES_SIZE, SHAPES_SIZE):
-        shrink = h * w > SHAPES_SIZE * SHAPES_SIZE
-        image = cv2.resize(image, (SHAPES_SIZE, SHAPES_SIZE),
+    if (h, w) != (side, side):
+        shrink = h * w > side * side
+        image = cv2.resize(image, (side, side),
                            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    x = torch.tensor(image).permute(2, 0, 1)[None]  # (1, 3, 64, 64) uint8; a copy: the
+    x = torch.tensor(image).permute(2, 0, 1)[None]  # (1, 3, side, side) uint8; a copy: the
     # caller's array may be read-only (cached samples are)
     return normalize_shapes(x)
 

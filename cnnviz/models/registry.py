@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -178,6 +178,21 @@ class ModelSpec:
     card: Path | None = None
     # The model card of a network trained elsewhere, in one paragraph (source, data, costs).
     about: str = ""
+    # Runs on any input size: only convolutions and pooling before a global (adaptive) pool,
+    # so the receptive-field page can also measure it on larger inputs.
+    any_size: bool = False
+
+    def at_side(self, side: int) -> ModelSpec:
+        """This spec with a ``side``×``side`` input (same channels and recipe): the network
+        at a larger (or smaller) input. ModelError if it needs its own size."""
+        if not self.any_size:
+            _, h, w = self.input_size
+            raise ModelError(f"{self.name} takes {h}×{w} inputs only: its dense layers are "
+                             "sized for them.")
+        if not isinstance(side, int) or isinstance(side, bool) or not 32 <= side <= 1024:
+            raise ModelError(f"An input side must be a whole number of pixels from 32 to "
+                             f"1024, not {side!r}.")
+        return replace(self, input_size=(self.input_size[0], side, side))
 
     @property
     def weights_source(self) -> str:
@@ -202,6 +217,7 @@ def _classic(name: str, enum_name: str, title: str) -> ModelSpec:
         preprocessing="imagenet",
         build=partial(architectures.torchvision_classic, name),
         weights=TorchvisionWeights(enum_name),
+        any_size=True,
     )
 
 
@@ -240,6 +256,7 @@ MODELS: dict[str, ModelSpec] = {
         build=architectures.shapes_cnn,
         weights=BundledWeights("shapes.pt"),
         card=ASSETS_DIR / "shapes.json",
+        any_size=True,  # global max pooling before its dense layer
     ),
     "alexnet": _classic("alexnet", "AlexNet_Weights.IMAGENET1K_V1", "AlexNet (2012)"),
     "vgg16": _classic("vgg16", "VGG16_Weights.IMAGENET1K_V1", "VGG-16 (2014)"),
@@ -267,6 +284,7 @@ MODELS: dict[str, ModelSpec] = {
         weights=PackageWeights(efficientnet.EFFICIENTNET_PACKAGE,
                                efficientnet.package_weights_path,
                                efficientnet.state_dict_from_package),
+        any_size=True,
     ),
 }
 DEFAULT_MODEL = "digits"

@@ -36,9 +36,11 @@ LESSON = LESSON_MODEL.name  # "lesson": the receptive-field toy network, not in 
 SLOW_MODELS = ("alexnet", "vgg16", "resnet18")
 
 
-def spec(name: str) -> ModelSpec:
-    """The spec of a registry model, or of the lesson network. ModelError when unknown."""
-    return LESSON_MODEL if name == LESSON else get_spec(name)
+def spec(name: str, side: int | None = None) -> ModelSpec:
+    """The spec of a registry model, or of the lesson network. ModelError when unknown.
+    ``side``: the same network at a ``side``×``side`` input (``ModelSpec.at_side``)."""
+    found = LESSON_MODEL if name == LESSON else get_spec(name)
+    return found if side is None else found.at_side(side)
 
 
 @st.cache_resource(max_entries=1, show_spinner=False)

@@ -63,6 +63,7 @@ CACHE = dict(max_entries=32, ttl=3600)
 MAPS = dict(max_entries=8, ttl=3600)  # a VGG-16 first map is 12 MB
 FIGURES = dict(max_entries=16, ttl=3600)
 PER_MODEL = dict(max_entries=16, ttl=24 * 3600)  # one per registry model; never changes
+PER_SIZE = dict(max_entries=32, ttl=24 * 3600)  # one per model and input side
 
 Region = tuple[int, int, int, int]
 # Inputs are kept read-only; computations get a copy as a tensor (``torch.tensor``), since
@@ -77,25 +78,27 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 # --- the input ------------------------------------------------------------------------------
 
 
-def model_input(name: str, image: CurrentImage) -> np.ndarray:
-    """float32 (1, C, H, W): the image as network ``name`` sees it (registry or lesson)."""
-    return _model_input(name, image.digest, image.pixels)
+def model_input(name: str, image: CurrentImage, side: int | None = None) -> np.ndarray:
+    """float32 (1, C, H, W): the image as network ``name`` sees it (registry or lesson);
+    ``side``: at a ``side``×``side`` input instead of the network's own size (the same
+    recipe, e.g. the centre crop of a photo at 448×448)."""
+    return _model_input(name, side, image.digest, image.pixels)
 
 
 @memo(**CACHE)
-def _model_input(name: str, digest: str, _pixels: np.ndarray) -> np.ndarray:
-    x = cnnviz.preprocess_for(models.spec(name), _pixels).numpy().astype(np.float32)
+def _model_input(name: str, side: int | None, digest: str, _pixels: np.ndarray) -> np.ndarray:
+    x = cnnviz.preprocess_for(models.spec(name, side), _pixels).numpy().astype(np.float32)
     return _read_only(x)
 
 
-def seen_picture(name: str, image: CurrentImage) -> np.ndarray:
+def seen_picture(name: str, image: CurrentImage, side: int | None = None) -> np.ndarray:
     """uint8 (H, W, 3): what network ``name`` sees (the 28×28 digit, the 64×64 shapes input,
     the 224×224 crop), so boxes and heat maps are drawn in the model's own coordinates."""
-    return _seen_picture(name, image.digest, model_input(name, image))
+    return _seen_picture(name, side, image.digest, model_input(name, image, side))
 
 
 @memo(**CACHE)
-def _seen_picture(name: str, digest: str, _x: np.ndarray) -> np.ndarray:
+def _seen_picture(name: str, side: int | None, digest: str, _x: np.ndarray) -> np.ndarray:
     return _read_only(cnnviz.to_picture(_x, models.spec(name).preprocessing))
 
 
@@ -144,16 +147,17 @@ def spatial_layers(name: str) -> tuple[str, ...]:
     return tuple(s.name for s in cnnviz.spatial_layers(layer_steps(name)))
 
 
-def layer_maps(network: Network, image: CurrentImage,
-               layers: Sequence[str]) -> dict[str, np.ndarray]:
-    """layer -> float32 (C, h, w) for the requested layers, one forward pass."""
-    x = model_input(network.name, image)
-    return _layer_maps(network.key, image.digest, tuple(layers), network.model, x)
+def layer_maps(network: Network, image: CurrentImage, layers: Sequence[str],
+               side: int | None = None) -> dict[str, np.ndarray]:
+    """layer -> float32 (C, h, w) for the requested layers, one forward pass (at a
+    ``side``×``side`` input when given)."""
+    x = model_input(network.name, image, side)
+    return _layer_maps(network.key, side, image.digest, tuple(layers), network.model, x)
 
 
 @memo(**MAPS)
-def _layer_maps(key: str, digest: str, layers: tuple[str, ...], _model: nn.Module,
-                _x: np.ndarray) -> dict[str, np.ndarray]:
+def _layer_maps(key: str, side: int | None, digest: str, layers: tuple[str, ...],
+                _model: nn.Module, _x: np.ndarray) -> dict[str, np.ndarray]:
     maps = cnnviz.feature_maps(_model, torch.tensor(_x), list(layers))
     return {name: _read_only(m) for name, m in maps.items()}
 
@@ -207,59 +211,64 @@ def _initial_filters(model: str, seed: int) -> np.ndarray:
 # --- receptive fields --------------------------------------------------------------------------
 
 
-def rf_table(name: str) -> list[dict]:
+# ``side``: the network at a ``side``×``side`` input instead of its own size (only for a
+# network that runs on any size, ``ModelSpec.any_size``); None is its own size.
+
+
+def rf_table(name: str, side: int | None = None) -> list[dict]:
     """``receptive_field_table`` of the network at its input size (rows in forward order)."""
-    return _rf_table(name)
+    return _rf_table(name, side)
 
 
-@memo(**PER_MODEL)
-def _rf_table(name: str) -> list[dict]:
-    return cnnviz.receptive_field_table(models.model(name), models.spec(name).input_size)
+@memo(**PER_SIZE)
+def _rf_table(name: str, side: int | None) -> list[dict]:
+    return cnnviz.receptive_field_table(models.model(name), models.spec(name, side).input_size)
 
 
-def unit_box(name: str, layer: str, y: int, x: int) -> Region:
+def unit_box(name: str, layer: str, y: int, x: int, side: int | None = None) -> Region:
     """``unit_receptive_box`` at the network's input size (cached by the library)."""
-    return cnnviz.unit_receptive_box(models.model(name), layer, models.spec(name).input_size,
-                                     y, x)
+    return cnnviz.unit_receptive_box(models.model(name), layer,
+                                     models.spec(name, side).input_size, y, x)
 
 
 def effective_field(name: str, image: CurrentImage, layer: str,
-                    unit: tuple[int | None, int, int]) -> np.ndarray:
+                    unit: tuple[int | None, int, int], side: int | None = None) -> np.ndarray:
     """``effective_receptive_field`` of unit (c, y, x), c None = all channels: (H, W) in 0..1."""
-    return _effective_field(name, image.digest, layer, unit, model_input(name, image))
+    return _effective_field(name, side, image.digest, layer, unit,
+                            model_input(name, image, side))
 
 
 @memo(**CACHE)
-def _effective_field(name: str, digest: str, layer: str, unit: tuple[int | None, int, int],
-                     _x: np.ndarray) -> np.ndarray:
+def _effective_field(name: str, side: int | None, digest: str, layer: str,
+                     unit: tuple[int | None, int, int], _x: np.ndarray) -> np.ndarray:
     return _read_only(cnnviz.effective_receptive_field(models.model(name), layer,
                                                        torch.tensor(_x), unit))
 
 
 def unit_picker(name: str, image: CurrentImage, layer: str, channel: int | None,
-                unit: tuple[int, int], title: str) -> RawFigure:
+                unit: tuple[int, int], title: str, side: int | None = None) -> RawFigure:
     """The map to click a unit on: channel ``channel`` of ``layer`` (None: the mean over the
     channels), with ``unit`` outlined."""
-    maps = layer_maps(models.network(name), image, (layer,))[layer]
-    return _unit_picker(name, image.digest, layer, channel, unit, title, maps)
+    maps = layer_maps(models.network(name), image, (layer,), side)[layer]
+    return _unit_picker(name, side, image.digest, layer, channel, unit, title, maps)
 
 
 @memo(**FIGURES)
-def _unit_picker(name: str, digest: str, layer: str, channel: int | None,
+def _unit_picker(name: str, side: int | None, digest: str, layer: str, channel: int | None,
                  unit: tuple[int, int], title: str, _maps: np.ndarray) -> RawFigure:
     values = _maps.mean(axis=0) if channel is None else _maps[channel]
     return cnnviz.unit_picker(values, unit=unit, title=title)
 
 
-def growth_figure(name: str) -> RawFigure:
+def growth_figure(name: str, side: int | None = None) -> RawFigure:
     """The receptive field's size and jump layer by layer (the network's ``rf_table``)."""
-    return _growth_figure(name)
+    return _growth_figure(name, side)
 
 
 @memo(**FIGURES)
-def _growth_figure(name: str) -> RawFigure:
-    rows = rf_table(name)
-    _, h, w = models.spec(name).input_size
+def _growth_figure(name: str, side: int | None) -> RawFigure:
+    rows = rf_table(name, side)
+    _, h, w = models.spec(name, side).input_size
     return cnnviz.receptive_field_growth([r["name"] for r in rows],
                                          [max(r["rf"]) for r in rows],
                                          [max(r["jump"]) for r in rows], input_side=max(h, w))
