@@ -27,6 +27,7 @@ from cnnviz import (  # noqa: E402
     attribution,  # noqa: E402
     load_model,
     preprocess,
+    trust,  # noqa: E402
 )
 from cnnviz.data import mnist  # noqa: E402
 
@@ -84,7 +85,7 @@ def main() -> None:
     print(f"{'layer':<8}{'hits':>8}{'score':>9}{'seconds':>10}")
     for layer in layers:
         start = time.perf_counter()
-        result = attribution.pointing_game("shapes", layer, "grad_cam")
+        result = trust.pointing_game("shapes", layer, "grad_cam")
         seconds = time.perf_counter() - start
         mark = "  <- recommended" if layer == attribution.RECOMMENDED_LAYERS["shapes"] else ""
         print(f"{layer:<8}{result.hits:>8}{result.score:>9.1%}{seconds:>10.2f}{mark}")

@@ -47,13 +47,11 @@ from cnnviz.arithmetic import (
 from cnnviz.attribution import (
     ATTRIBUTIONS,
     RECOMMENDED_LAYERS,
-    DeletionCurve,
+    ClassPass,
     Method,
-    PointingGame,
-    RandomisationCheck,
     cam_layers,
+    class_pass,
     default_occlusion,
-    deletion_curve,
     grad_cam,
     grad_cam_layers,
     grad_cam_native,
@@ -62,8 +60,6 @@ from cnnviz.attribution import (
     integrated_gradients,
     occlusion,
     occlusion_windows,
-    pointing_game,
-    randomisation_check,
     saliency,
 )
 from cnnviz.data.mnist import DataUnavailable, mnist_sample
@@ -238,6 +234,14 @@ from cnnviz.plots.maps import (
 )
 from cnnviz.plots.steps import StepFrames, conv_step_figure, conv_step_frames, pool_step_figure
 from cnnviz.quiz import QUIZ_SEED_MAX, QUIZ_TOPICS, Question, make_quiz
+from cnnviz.trust import (
+    DeletionCurve,
+    PointingGame,
+    RandomisationCheck,
+    deletion_curve,
+    pointing_game,
+    randomisation_check,
+)
 
 __all__ = [
     # formulas (cnnviz.arithmetic)
@@ -394,13 +398,11 @@ __all__ = [
     # attribution (cnnviz.attribution)
     "ATTRIBUTIONS",
     "RECOMMENDED_LAYERS",
-    "DeletionCurve",
+    "ClassPass",
     "Method",
-    "PointingGame",
-    "RandomisationCheck",
     "cam_layers",
+    "class_pass",
     "default_occlusion",
-    "deletion_curve",
     "grad_cam",
     "grad_cam_layers",
     "grad_cam_native",
@@ -409,9 +411,14 @@ __all__ = [
     "integrated_gradients",
     "occlusion",
     "occlusion_windows",
+    "saliency",
+    # trust checks (cnnviz.trust)
+    "DeletionCurve",
+    "PointingGame",
+    "RandomisationCheck",
+    "deletion_curve",
     "pointing_game",
     "randomisation_check",
-    "saliency",
     # figures (cnnviz.plots) and GIFs (cnnviz.export)
     "HIGHLIGHT",
     "PictureSource",

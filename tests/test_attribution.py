@@ -25,6 +25,7 @@ from cnnviz import (
     predict,
     preprocess,
     shapes_heldout,
+    trust,
 )
 from cnnviz.data import mnist
 from cnnviz.data.samples import load_sample
@@ -84,7 +85,7 @@ U = np.array([[1, 0, 0], [0.375, 0.625, 0], [0, 0.625, 0.375], [0, 0, 1]])
 def test_layer_resolution_grad_cam_is_the_hand_computed_one():
     net = hooks.private_copy(tiny_model(), share_weights=True)
     for target, expected in enumerate(HAND_CAMS):
-        (cam,) = attribution._grad_cam_maps(net, TINY_X.clone().requires_grad_(True), [target],
+        (cam,) = attribution.grad_cam_maps(net, TINY_X.clone().requires_grad_(True), [target],
                                             ["conv"])
         np.testing.assert_allclose(cam[0, 0].numpy(), expected, rtol=1e-6, atol=1e-6)
 
@@ -133,6 +134,43 @@ def test_every_layer_at_once_equals_one_layer_at_a_time(name):
         assert native.shape == dict(layers)[layer]
         np.testing.assert_allclose(native, attribution.grad_cam_native(model, x, 3, layer),
                                    rtol=1e-4, atol=1e-6)
+    assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("name", ["digits", "shapes", "resnet18", "efficientnet_lite0"])
+@pytest.mark.parametrize("seed", [2, 3])
+def test_one_class_pass_gives_every_layers_cam_and_saliency(name, seed):
+    """The Grad-CAM page's one pass per class equals the three it replaces: the strip, each
+    layer's Grad-CAM (native and upsampled) and captum's Saliency, for random inputs and
+    classes; with the cam given, Guided Grad-CAM is unchanged."""
+    from cnnviz import architecture
+
+    spec = MODELS[name]
+    rng = torch.Generator().manual_seed(seed)
+    names = [layer for layer, _ in attribution.cam_layers(architecture(name), spec.input_size)]
+    model = load_model(name)
+    x = torch.randn(1, *spec.input_size, generator=rng)
+    target = int(torch.randint(len(spec.class_names), (1,), generator=rng))
+    found = attribution.class_pass(model, x, target, names)
+    assert found.layers == tuple(names) and found.target == target
+    for native, expected in zip(found.cams, attribution.grad_cam_layers(model, x, target, names),
+                                strict=True):
+        np.testing.assert_array_equal(native, expected)
+    for layer in (names[0], names[len(names) // 2], names[-1], RECOMMENDED_LAYERS[name]):
+        np.testing.assert_allclose(found.cam(layer),
+                                   attribution.grad_cam_native(model, x, target, layer),
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(found.heat(layer, spec.input_size[1:]),
+                                   attribution.grad_cam(model, x, target, layer), atol=1e-6)
+    np.testing.assert_allclose(found.saliency, attribution.saliency(model, x, target), atol=1e-6)
+    layer = RECOMMENDED_LAYERS[name]
+    np.testing.assert_allclose(
+        attribution.guided_grad_cam(model, x, target, layer, cam=found.cam(layer)),
+        attribution.guided_grad_cam(model, x, target, layer), atol=1e-6)
+    with pytest.raises(LayerError, match="not part of this pass"):
+        found.cam("no.such.layer")
+    with pytest.raises(ValueError, match="at least one layer"):
+        attribution.class_pass(model, x, target, [])
     assert hook_count(model) == 0
 
 
@@ -380,7 +418,7 @@ def test_hooks_others_put_on_the_shared_model_never_fire_here(digit):
     try:  # another session's feature-map hook, say, while Grad-CAM runs
         attribution.grad_cam(model, x, target, "relu2")
         attribution.saliency(model, x, target)
-        attribution.randomisation_check(model, x, target, "relu2")
+        trust.randomisation_check(model, x, target, "relu2")
     finally:
         handle.remove()
     assert calls == []
@@ -451,7 +489,7 @@ def test_hooking_methods_do_not_disturb_predictions_running_beside_them(digit):
 def test_randomising_the_top_layer_changes_grad_cam(shape_inputs):
     model = load_model("shapes")
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    results = [attribution.randomisation_check(model, x, t, "relu4", top_layers=1)
+    results = [trust.randomisation_check(model, x, t, "relu4", top_layers=1)
                for x, t in shape_inputs[:6]]
     assert all(r.layers == ("fc",) for r in results)
     assert np.mean([r.spearman for r in results]) < 0.3
@@ -461,16 +499,16 @@ def test_randomising_the_top_layer_changes_grad_cam(shape_inputs):
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())  # untouched
     # the same map compared with itself is perfectly similar: the scale's other end
     same = results[0].original
-    assert attribution.rank_correlation(same, same) == pytest.approx(1.0)
-    assert attribution.structural_similarity(same, same) == pytest.approx(1.0)
+    assert trust.rank_correlation(same, same) == pytest.approx(1.0)
+    assert trust.structural_similarity(same, same) == pytest.approx(1.0)
 
 
 def test_randomisation_counts_layers_from_the_output_end(digit):
     x, target = digit
-    r = attribution.randomisation_check(load_model("digits"), x, target, "relu2", top_layers=3)
+    r = trust.randomisation_check(load_model("digits"), x, target, "relu2", top_layers=3)
     assert r.layers == ("fc2", "fc1", "conv2")
     with pytest.raises(ValueError, match="top_layers must be 1 to 4"):
-        attribution.randomisation_check(load_model("digits"), x, target, "relu2", top_layers=5)
+        trust.randomisation_check(load_model("digits"), x, target, "relu2", top_layers=5)
 
 
 def test_grad_cam_deletes_the_class_faster_than_a_random_map(shape_inputs):
@@ -479,8 +517,8 @@ def test_grad_cam_deletes_the_class_faster_than_a_random_map(shape_inputs):
     cam_auc, random_auc = [], []
     for x, t in shape_inputs:
         cam = attribution.grad_cam(model, x, t, "relu4")
-        cam_auc.append(attribution.deletion_curve(model, x, t, cam).auc)
-        random_auc.append(attribution.deletion_curve(model, x, t, rng.random((64, 64))).auc)
+        cam_auc.append(trust.deletion_curve(model, x, t, cam).auc)
+        random_auc.append(trust.deletion_curve(model, x, t, rng.random((64, 64))).auc)
     assert np.mean(cam_auc) < np.mean(random_auc) - 0.1
 
 
@@ -488,7 +526,7 @@ def test_the_deletion_curve_runs_from_the_image_to_the_baseline(shape_inputs):
     images, _, _ = shapes_heldout()
     x, t = shape_inputs[0]
     model = load_model("shapes")
-    curve = attribution.deletion_curve(model, x, t, np.random.default_rng(1).random((8, 8)),
+    curve = trust.deletion_curve(model, x, t, np.random.default_rng(1).random((8, 8)),
                                        steps=10, baseline="zero")
     np.testing.assert_allclose(curve.fractions, np.linspace(0, 1, 11))
     assert curve.probabilities[0] == pytest.approx(predict("shapes", images[0])[t], abs=1e-6)
@@ -497,24 +535,24 @@ def test_the_deletion_curve_runs_from_the_image_to_the_baseline(shape_inputs):
     assert curve.probabilities[-1] == pytest.approx(blank, abs=1e-6)
     assert curve.auc == pytest.approx(np.trapezoid(curve.probabilities, curve.fractions))
     with pytest.raises(ValueError, match="'blur' or 'zero'"):
-        attribution.deletion_curve(model, x, t, np.zeros((8, 8)), baseline="noise")
+        trust.deletion_curve(model, x, t, np.zeros((8, 8)), baseline="noise")
 
 
 def test_grad_cam_points_at_the_object_at_the_recommended_layer():
     layer = RECOMMENDED_LAYERS["shapes"]
-    result = attribution.pointing_game("shapes", layer)
+    result = trust.pointing_game("shapes", layer)
     assert result.n == 1000 and result.score >= 0.90
     assert len(result.misses) == result.n - result.hits
-    assert attribution.pointing_game("shapes", layer) is result  # cached
-    assert attribution.pointing_game("shapes", "relu1", n=200).score < 0.5  # too early a layer
-    assert attribution.pointing_game().layer == layer  # the recommended layer by default
+    assert trust.pointing_game("shapes", layer) is result  # cached
+    assert trust.pointing_game("shapes", "relu1", n=200).score < 0.5  # too early a layer
+    assert trust.pointing_game().layer == layer  # the recommended layer by default
 
 
 def test_the_pointing_game_plays_any_method_and_only_where_there_are_boxes():
-    result = attribution.pointing_game("shapes", "relu4", "saliency", n=24)
+    result = trust.pointing_game("shapes", "relu4", "saliency", n=24)
     assert result.layer is None and result.n == 24 and 0 <= result.hits <= 24
     with pytest.raises(ValueError, match="only the 'shapes' model"):
-        attribution.pointing_game("digits", "relu2")
+        trust.pointing_game("digits", "relu2")
 
 
 def test_recommended_layers_exist_in_every_registry_model():

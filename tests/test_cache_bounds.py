@@ -66,7 +66,7 @@ def _caches(path: Path) -> list[tuple[str, int, set[str]]]:
 
 def test_the_scan_finds_the_caches():
     names = {name for path in SOURCES for name, _, _ in _caches(path)}
-    assert {"_conv_steps", "_conv_output", "_named_picture", "grad_cam", "totals",
+    assert {"_conv_steps", "_conv_output", "_named_picture", "class_pass", "totals",
             "_lesson_model", "_encoded", "mnist_inputs"} <= names
 
 

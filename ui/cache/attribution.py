@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 import cnnviz
-from cnnviz import DeletionCurve, PointingGame, RandomisationCheck
+from cnnviz import ClassPass, DeletionCurve, PointingGame, RandomisationCheck
 from ui.cache import models
 from ui.cache.memo import memo
 
 __all__ = [
+    "class_pass",
     "deletion",
     "every_layer",
     "grad_cam",
@@ -53,20 +54,59 @@ def probabilities(model_name: str, digest: str, _pixels: np.ndarray) -> np.ndarr
     return probs
 
 
+def _layer_names(model_name: str) -> tuple[str, ...]:
+    return tuple(layer for layer, _ in layer_choices(model_name))
+
+
 @memo(**CACHE)
+def class_pass(model_name: str, digest: str, target: int, _x: np.ndarray) -> ClassPass:
+    """``cnnviz.class_pass`` at every layer of ``layer_choices``: the strip, the chosen
+    layer's Grad-CAM and saliency of one class from one forward and one backward pass, so a
+    new layer costs no pass at all."""
+    result = cnnviz.class_pass(models.model(model_name), _tensor(_x), target,
+                               _layer_names(model_name))
+    for values in (*result.cams, result.saliency):
+        values.setflags(write=False)  # shared by every session
+    return result
+
+
 def grad_cam(model_name: str, digest: str, layer: str, target: int, _x: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
     """(native float32 (h, w) in layer units, upsampled float32 (H, W) in [0, 1])."""
-    model, x = models.model(model_name), _tensor(_x)
-    native = cnnviz.grad_cam_native(model, x, target, layer)
-    heat = cnnviz.grad_cam(model, x, target, layer)
-    return native, heat
+    if layer in _layer_names(model_name):
+        found = class_pass(model_name, digest, target, _x)
+        return found.cam(layer), _heat(model_name, digest, layer, target, _x)
+    return _grad_cam(model_name, digest, layer, target, _x)
 
 
 @memo(**CACHE)
+def _heat(model_name: str, digest: str, layer: str, target: int, _x: np.ndarray
+          ) -> np.ndarray:
+    heat = class_pass(model_name, digest, target, _x).heat(layer, tuple(_x.shape[2:]))
+    heat.setflags(write=False)
+    return heat
+
+
+@memo(**CACHE)
+def _grad_cam(model_name: str, digest: str, layer: str, target: int, _x: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    model, x = models.model(model_name), _tensor(_x)
+    return (cnnviz.grad_cam_native(model, x, target, layer),
+            cnnviz.grad_cam(model, x, target, layer))
+
+
 def every_layer(model_name: str, digest: str, target: int, layers: tuple[str, ...],
                 _x: np.ndarray) -> list[np.ndarray]:
     """Native Grad-CAM at every layer of ``layers``, one forward and one backward pass."""
+    if set(layers) <= set(_layer_names(model_name)):
+        found = class_pass(model_name, digest, target, _x)
+        return [found.cam(layer) for layer in layers]
+    return _every_layer(model_name, digest, target, layers, _x)
+
+
+@memo(**CACHE)
+def _every_layer(model_name: str, digest: str, target: int, layers: tuple[str, ...],
+                 _x: np.ndarray) -> list[np.ndarray]:
     return cnnviz.grad_cam_layers(models.model(model_name), _tensor(_x), target, list(layers))
 
 
@@ -85,8 +125,11 @@ def method_map(model_name: str, digest: str, method: str, target: int, layer: st
         return cnnviz.integrated_gradients(model, x, target, return_delta=True, **kwargs)
     if method == "occlusion":
         kwargs["progress"] = _progress
+    if method == "saliency":  # from the class's one pass, with Grad-CAM
+        return class_pass(model_name, digest, target, _x).saliency, None
     if method == "guided_grad_cam":  # the guided gradients do not depend on the layer
         kwargs["guided"] = guided_gradients(model_name, digest, target, _x)
+        kwargs["cam"], _ = grad_cam(model_name, digest, layer, target, _x)
     return cnnviz.ATTRIBUTIONS[method](model, x, target, layer, **kwargs), None
 
 
