@@ -103,6 +103,12 @@ def get_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module]:
     """name -> module for each requested name; LayerError listing the valid names otherwise."""
     if isinstance(names, str):
         raise LayerError(f"Give the layers as a list of names, e.g. [{names!r}].")
+    try:  # the usual case, by the dotted path: a walk down the tree, not a listing of it
+        # (EfficientNet has about 300 modules, and a Grad-CAM rerun looks up 40 names)
+        if all(isinstance(name, str) and name for name in names):
+            return {name: model.get_submodule(name) for name in names}
+    except AttributeError:
+        pass  # an unknown name: the listing below says which ones are valid
     available = {name: m for name, m in model.named_modules() if name}
     unknown = [name for name in names if not isinstance(name, str) or name not in available]
     if unknown:
