@@ -118,6 +118,40 @@ def test_network_figure_has_a_column_per_layer_and_its_picture_shows_the_values(
     assert clicks[-1]["customdata"][0] == [10, -1]  # fc2: a vector
 
 
+def test_efficientnet_overview_groups_its_16_blocks_by_stage():
+    """Every block column sits inside a tinted band of its own stage, with the stage's name
+    over it; neighbouring bands differ in tint; the stem and head are in none. The digits
+    network has no groups, so no bands."""
+    model = load_model("efficientnet_lite0")
+    cols = network_outputs(model, torch.zeros(1, 3, 224, 224))
+    limits, shared = color_limits(cols, "layer", 8)
+    spec = cnnviz.network_figure(cols, limits, shared_limit=shared).to_dict()
+    layout = spec["layout"]
+    bands = layout["shapes"]
+    labels = [a for a in layout["annotations"] if a["text"].startswith("<b>stage ")]
+    assert len(bands) == len(labels) >= 7
+    assert sorted({a["text"] for a in labels}) == [f"<b>stage {n}</b>" for n in range(1, 8)]
+    assert all(a["fillcolor"] != b["fillcolor"] for a, b in zip(bands, bands[1:], strict=False))
+    groups = {c.name: c.group for c in cols}
+    assert [g for g in groups.values() if g].count("stage 4") == 3
+    assert not groups["stem"] and not groups["head"] and not groups["input"]
+    axes = {int(k[5:] or 1): v for k, v in layout.items() if k.startswith("xaxis")}
+    yaxes = {int(k[5:] or 1): v for k, v in layout.items() if k.startswith("yaxis")}
+    for k, col in enumerate(cols, start=1):
+        (x0, x1), (y0, y1) = axes[k]["domain"], yaxes[k]["domain"]
+        inside = [label["text"] for band, label in zip(bands, labels, strict=True)
+                  if band["x0"] <= x0 and x1 <= band["x1"] and band["y0"] <= y0
+                  and y1 <= band["y1"]]
+        assert inside == ([f"<b>{col.group}</b>"] if col.group else []), col.name
+    for band, label in zip(bands, labels, strict=True):  # the name over the middle of its band
+        assert label["y"] == band["y1"] and band["x0"] < label["x"] < band["x1"]
+
+    digits = _digits_columns()
+    d_limits, d_shared = color_limits(digits, "layer", 8)
+    assert not cnnviz.network_figure(digits, d_limits, shared_limit=d_shared).to_dict()[
+        "layout"].get("shapes")
+
+
 def test_probability_bars_most_likely_on_top():
     spec = cnnviz.probability_bars(["cat", "dog", "cow"], [0.2, 0.7, 0.1], top=2).to_dict()
     assert spec["data"][0]["y"] == ["cat", "dog"]  # drawn bottom-up: dog on top

@@ -144,7 +144,8 @@ class MBConv(nn.Module):
         super().__init__()
         self.config = config
         self.number = number  # 1..16
-        self.cnnviz_label = f"block {number}"  # the Overview's column title
+        self.cnnviz_label = f"block {number}"  # the Overview's column title,
+        self.cnnviz_group = f"stage {config.stage}"  # and the band its stage's blocks share
         c = config
         if c.expand != 1:
             self.expand = _conv_unit(c.c_in, c.hidden, 1)

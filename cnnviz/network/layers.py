@@ -76,6 +76,7 @@ class LayerOutput:
     kind: str  # layer_kind: the class name ("Conv2d", "BasicBlock"), "Input" for the image
     values: np.ndarray  # float32 (C, h, w) for a map-shaped output, (n,) for a vector
     label: str = ""  # the short title of its column: ``cnnviz_label`` ("block 9"), or name
+    group: str = ""  # the run of columns it belongs to: ``cnnviz_group`` ("stage 4"), or none
 
     @property
     def title(self) -> str:
@@ -173,7 +174,8 @@ def network_outputs(model: nn.Module, x: torch.Tensor,
         if values.ndim not in (1, 3):
             values = values.reshape(-1)
         out.append(LayerOutput(name, layer_kind(modules[name]), values,
-                               getattr(modules[name], "cnnviz_label", "")))
+                               getattr(modules[name], "cnnviz_label", ""),
+                               getattr(modules[name], "cnnviz_group", "")))
     return out
 
 

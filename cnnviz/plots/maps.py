@@ -340,6 +340,42 @@ LAYER_KINDS = {
 }
 
 
+#: Height of a column title in the overview (four lines at 10 px), and of a group's label
+#: over a run of columns ("stage 4"), in pixels.
+TITLE_PX, GROUP_LABEL_PX = 58, 18
+#: The tints of alternate groups, so neighbouring stages stay apart.
+GROUP_TINTS = ("rgba(99, 110, 250, 0.10)", "rgba(0, 150, 136, 0.10)")
+
+
+def _group_bands(groups: Sequence[str], per_row: int, cells: dict, axes: dict, *,
+                 title_px: int, fig_h: int) -> tuple[list[dict], list[dict]]:
+    """A tinted band behind each run of neighbouring columns of one group (a network's
+    stage), on each row it spans, with the group's name over it: (shapes, annotations)."""
+    shapes: list[dict] = []
+    labels: list[dict] = []
+    runs: list[tuple[str, int, int]] = []  # (group, first column, last column)
+    for i, group in enumerate(groups):
+        if group and runs and runs[-1][0] == group and runs[-1][2] == i - 1 \
+                and i % per_row != 0:
+            runs[-1] = (group, runs[-1][1], i)
+        elif group:
+            runs.append((group, i, i))
+    for n, (group, first, last) in enumerate(runs):
+        row = first // per_row
+        x0 = axes[axis_name("x", cells[(row, first % per_row)])]["domain"][0]
+        x1 = axes[axis_name("x", cells[(row, last % per_row)])]["domain"][1]
+        y0, y1 = axes[axis_name("y", cells[(row, first % per_row)])]["domain"]
+        top = y1 + title_px / fig_h
+        pad = 0.004
+        shapes.append(dict(type="rect", xref="paper", yref="paper", x0=x0 - pad, x1=x1 + pad,
+                           y0=y0 - pad, y1=top, layer="below", line=dict(width=0),
+                           fillcolor=GROUP_TINTS[n % len(GROUP_TINTS)]))
+        labels.append(dict(text=f"<b>{group}</b>", x=(x0 + x1) / 2, y=top, xref="paper",
+                           yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
+                           font=dict(size=11)))
+    return shapes, labels
+
+
 def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: int = 8,
                    shared_limit: float | None = None, per_row: int = 12, tile_px: int = 64,
                    tile_height_px: int = 62) -> RawFigure:
@@ -348,7 +384,9 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
     `per_row` columns.
 
     columns: objects with ``name``, ``kind``, ``values`` (float (C, h, w) or (n,)) and
-    ``shape`` (optionally a short ``title``), such as ``cnnviz.network.layers.LayerOutput``.
+    ``shape`` (optionally a short ``title``, and a ``group``: neighbouring columns of one
+    group, such as EfficientNet's stages, share a tinted band with the group's name over
+    it), such as ``cnnviz.network.layers.LayerOutput``.
     limits: per column, the colour
     limit of each drawn map (a vector: one), from ``layers.color_limits``.
     shared_limit: the one limit of every map (real values on the colour bar) or None
@@ -358,7 +396,9 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
     n = len(columns)
     rows = -(-n // per_row)
     per_row = -(-n // rows)  # balanced rows: 13 columns make 7 + 6, not 12 + 1
-    row_px = shown * tile_height_px + 80
+    groups = [getattr(col, "group", "") for col in columns]
+    band_px = GROUP_LABEL_PX if any(groups) else 0
+    row_px = shown * tile_height_px + 80 + band_px
     fig_h = rows * row_px + 20
     titles = {}
     for i, col in enumerate(columns):
@@ -369,9 +409,11 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
         title = getattr(col, "title", col.name)
         titles[(i // per_row, i % per_row)] = f"<b>{title}</b><br>{kind}<br>{shape}{more}"
     axes, cells, notes = subplot_grid([1.0] * per_row, rows, set(), titles, h_space=0.012,
-                               v_space=80 / fig_h if rows > 1 else 0.0)
+                               v_space=(80 + band_px) / fig_h if rows > 1 else 0.0)
     for note in notes:
         note.update(font=dict(size=10), yshift=2)
+    bands, labels = _group_bands(groups, per_row, cells, axes, title_px=TITLE_PX, fig_h=fig_h)
+    notes += labels
     data: list[dict] = []
     for i, col in enumerate(columns):
         k = cells[(i // per_row, i % per_row)]
@@ -411,8 +453,8 @@ def network_figure(columns: Sequence, limits: Sequence[np.ndarray], *, shown: in
         axes[axis_name("x", k)]["visible"] = False
         axes[axis_name("y", k)]["visible"] = False
     data.append(_scale_bar(shared_limit, "value" if shared_limit else "relative", **on_axes(1)))
-    layout = dict(axes, annotations=notes, showlegend=False, height=fig_h,
-                  margin=dict(l=5, r=5, t=70, b=5), hovermode="closest",
+    layout = dict(axes, annotations=notes, shapes=bands, showlegend=False, height=fig_h,
+                  margin=dict(l=5, r=5, t=70 + band_px, b=5), hovermode="closest",
                   clickmode="event+select", dragmode=False)
     return RawFigure(dict(data=data, layout=layout))
 
