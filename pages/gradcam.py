@@ -13,7 +13,6 @@ from cnnviz import (
     default_occlusion,
     encode_png,
     heat_picture,
-    heat_tile,
     occlusion_windows,
     overlay,
 )
@@ -171,16 +170,15 @@ st.caption("Grad-CAM at every layer, each on its own grid and its own scale (one
            "one backward pass for all). Watch the map coarsen and gather on the object as the "
            "layers go deeper.")
 try:
-    strip = maps.every_layer(name, image.digest, target, tuple(layer_names), x)
+    strip = maps.strip_tiles(name, image.digest, target, tuple(layer_names), colormap, x)
 except LayerError as err:
     st.error(f"The layer strip could not be computed. {err}", icon=":material/error:")
-    strip = []
+    strip = ()
 for start in range(0, len(strip), STRIP_COLUMNS):
-    for col, lname, m in zip(st.columns(STRIP_COLUMNS), layer_names[start:],
-                             strip[start:start + STRIP_COLUMNS], strict=False):
-        top = float(m.max())
-        col.image(heat_tile(m / top if top > 0 else m, colormap), width="stretch",
-                  caption=f"{lname} · {m.shape[0]}×{m.shape[1]}{' ◀' if lname == layer else ''}")
+    for col, lname, (png, (mh, mw)) in zip(st.columns(STRIP_COLUMNS), layer_names[start:],
+                                           strip[start:start + STRIP_COLUMNS], strict=False):
+        col.image(png, width="stretch",
+                  caption=f"{lname} · {mh}×{mw}{' ◀' if lname == layer else ''}")
 
 # --- other methods --------------------------------------------------------------------------
 st.subheader("Other methods, side by side")

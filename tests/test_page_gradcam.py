@@ -156,3 +156,40 @@ def test_occlusion_runs_with_its_window_and_stride():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Occluded images"] == "49"
     assert not at.error
+
+
+def test_the_layer_strip_shows_each_layers_own_map_as_png():
+    """Each tile of the strip is the layer's native Grad-CAM on its own scale (peak 1),
+    coloured and enlarged by ``heat_tile``, PNG-encoded once per class and colour map; the
+    page captions the tiles with each layer's grid and marks the chosen layer."""
+    import cv2
+    import torch
+
+    from cnnviz import cam_layers, encode_png, grad_cam_layers, heat_tile, preprocess
+    from cnnviz.data.samples import load_sample
+    from ui.cache import attribution as kept
+
+    name, target = "shapes", 2
+    pixels = load_sample("shape_triangle")
+    x = preprocess(name, pixels).numpy()
+    x.setflags(write=False)
+    layers = tuple(layer for layer, _ in cam_layers(load_model(name), MODELS[name].input_size))
+    tiles = kept.strip_tiles(name, "strip-test", target, layers, "viridis", x)
+    assert kept.strip_tiles(name, "strip-test", target, layers, "viridis", x) is tiles
+    maps = grad_cam_layers(load_model(name), torch.tensor(x), target, list(layers))
+    assert len(tiles) == len(layers) == len(maps)
+    for (png, hw), heat in zip(tiles, maps, strict=True):
+        assert hw == heat.shape
+        top = float(heat.max())
+        expected = heat_tile(heat / top if top > 0 else heat, "viridis")
+        assert png == encode_png(expected)
+        decoded = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR),
+                               cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(decoded, expected)
+
+    at = _open(model=name, sample="shape_triangle")
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs
+                if img.caption.split(" · ")[0] in layers]  # not the sidebar's thumbnail
+    chosen = RECOMMENDED_LAYERS[name]
+    assert captions == [f"{layer} · {h}×{w}{' ◀' if layer == chosen else ''}"
+                        for layer, (_, (h, w)) in zip(layers, tiles, strict=True)]

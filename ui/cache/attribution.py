@@ -29,6 +29,7 @@ __all__ = [
     "pointing_game",
     "probabilities",
     "randomisation",
+    "strip_tiles",
 ]
 
 CACHE = dict(max_entries=128, ttl=3600)
@@ -102,6 +103,20 @@ def every_layer(model_name: str, digest: str, target: int, layers: tuple[str, ..
         found = class_pass(model_name, digest, target, _x)
         return [found.cam(layer) for layer in layers]
     return _every_layer(model_name, digest, target, layers, _x)
+
+
+@memo(**CACHE)
+def strip_tiles(model_name: str, digest: str, target: int, layers: tuple[str, ...],
+                colormap: str, _x: np.ndarray) -> tuple[tuple[bytes, tuple[int, int]], ...]:
+    """The "every layer at once" strip as PNG tiles, each map on its own scale (its peak is
+    1), with its (h, w): encoded once per class and colour map, so a new layer or overlay
+    strength reuses them."""
+    tiles = []
+    for heat in every_layer(model_name, digest, target, layers, _x):
+        top = float(heat.max())
+        tile = cnnviz.heat_tile(heat / top if top > 0 else heat, colormap)
+        tiles.append((cnnviz.encode_png(tile), heat.shape))
+    return tuple(tiles)
 
 
 @memo(**CACHE)
