@@ -81,13 +81,12 @@ st.markdown(
 )
 
 link = Link()  # one notice for the link's bad values, whatever stage finds them
-link.seed([MODEL])
+link.seed([MODEL, SCALE])  # a link's size is read (and a bad one named) whatever the network
 net_col, size_col = st.columns([4, 1])
 name = widgets.select(MODEL, "Network", net_col, on_change=_model_changed,
                       format_func=lambda n: f"{n}: {models.spec(n).description}")
 side = None  # the network's own input size
 if models.spec(name).any_size:
-    link.seed([SCALE])
     own = models.spec(name).input_size[1]
     scale = widgets.select(SCALE, "Input size", size_col, on_change=_size_changed,
                            format_func=lambda s: f"{round(own * s)}×{round(own * s)}"
