@@ -124,6 +124,7 @@ from cnnviz.models.training import (
     train_digits,
     train_shapes,
 )
+from cnnviz.models.transfer import TRANSFER_BASES, image_features, transfer_learn
 from cnnviz.network.channels import (
     MAXIMISE_OBJECTIVES,
     REGULARISERS,
@@ -337,6 +338,9 @@ __all__ = [
     "model_card",
     "train_digits",
     "train_shapes",
+    "TRANSFER_BASES",
+    "image_features",
+    "transfer_learn",
     # inside a network (cnnviz.network)
     "LayerError",
     "conv_layers",
