@@ -37,14 +37,13 @@ def _model_changed() -> None:
 
 
 def _size_changed() -> None:
-    """A new input size moves every unit: back to the centre."""
+    """A new input size (or layer) moves every unit: back to the centre."""
     for key in UNIT_KEYS:
         st.session_state[key] = AUTO
 
 
 def _layer_changed() -> None:
-    for key in UNIT_KEYS:
-        st.session_state[key] = AUTO
+    _size_changed()
     st.session_state[CHANNEL_KEY] = MEAN
 
 
@@ -89,8 +88,9 @@ side = None  # the network's own input size
 if models.spec(name).any_size:
     own = models.spec(name).input_size[1]
     scale = widgets.select(SCALE, "Input size", size_col, on_change=_size_changed,
-                           format_func=lambda s: f"{round(own * s)}×{round(own * s)}"
-                           + (" (its own)" if s == 1 else f" (×{s:g})"),
+                           format_func=lambda s: (f"{own}×{own} (its own)" if s == 1 else
+                                                  f"{defaults.input_side(name, s)}×"
+                                                  f"{defaults.input_side(name, s)} (×{s:g})"),
                            help="This network ends in a global pool, so it runs on any "
                                 "input size. A larger input gives every layer more units; "
                                 "the field of one unit stays the same size in pixels.")
