@@ -99,6 +99,14 @@ from cnnviz.kernels import (
     parse_number,
     slices_for,
 )
+from cnnviz.models.files import (
+    MAX_WEIGHTS_MB,
+    WEIGHTS_ARCHITECTURES,
+    WeightsError,
+    load_head,
+    load_weights,
+    save_head,
+)
 from cnnviz.models.inference import predict, preprocess, preprocess_for
 from cnnviz.models.preprocessing import digit_inputs, to_picture
 from cnnviz.models.registry import (
@@ -124,7 +132,20 @@ from cnnviz.models.training import (
     train_digits,
     train_shapes,
 )
-from cnnviz.models.transfer import TRANSFER_BASES, image_features, transfer_learn
+from cnnviz.models.transfer import (
+    AUGMENTATIONS,
+    EPOCHS,
+    TRANSFER_BASES,
+    Judgement,
+    TransferRun,
+    augmented,
+    compare_transfer,
+    confusion_matrix,
+    held_out_split,
+    image_features,
+    transfer_learn,
+    with_head,
+)
 from cnnviz.network.channels import (
     MAXIMISE_OBJECTIVES,
     REGULARISERS,
@@ -205,6 +226,7 @@ from cnnviz.plots.charts import (
     architecture_timeline,
     block_diagram,
     channel_ranking,
+    confusion_figure,
     deletion_figure,
     model_sizes,
     objective_curve,
@@ -338,9 +360,24 @@ __all__ = [
     "model_card",
     "train_digits",
     "train_shapes",
+    "AUGMENTATIONS",
+    "EPOCHS",
     "TRANSFER_BASES",
+    "Judgement",
+    "TransferRun",
+    "augmented",
+    "compare_transfer",
+    "confusion_matrix",
+    "held_out_split",
     "image_features",
     "transfer_learn",
+    "with_head",
+    "MAX_WEIGHTS_MB",
+    "WEIGHTS_ARCHITECTURES",
+    "WeightsError",
+    "load_head",
+    "load_weights",
+    "save_head",
     # inside a network (cnnviz.network)
     "LayerError",
     "conv_layers",
@@ -449,6 +486,7 @@ __all__ = [
     "picture_source",
     "pool_step_figure",
     "pool_steps_gif",
+    "confusion_figure",
     "probability_bars",
     "block_diagram",
     "receptive_field_growth",

@@ -13,7 +13,7 @@ from cnnviz import (
 )
 from ui import catalog, defaults, widgets
 from ui.boot import ensure_app_navigation
-from ui.cache import networks
+from ui.cache import models, networks
 from ui.urlstate import Link, choice_param, int_param
 from ui.widgets import shape_text
 
@@ -21,7 +21,7 @@ ensure_app_navigation()
 
 PAGE = catalog.ARCHITECTURE
 P = PAGE.prefix
-MODEL = choice_param("model", P + "model", defaults.ARCHITECTURE_MODEL, tuple(MODELS))
+MODEL = choice_param("model", P + "model", defaults.ARCHITECTURE_MODEL, models.names())
 HEIGHT = int_param("h", P + "h", 224, 1, 4096)
 WIDTH = int_param("w", P + "w", 224, 1, 4096)
 CHANNELS = int_param("c", P + "c", 3, 1, 4096)
@@ -90,8 +90,8 @@ st.caption(
 
 # --- one model, layer by layer ------------------------------------------------------------------
 st.subheader("Layer by layer")
-name = widgets.select(MODEL, "Model", format_func=lambda n: f"{n}: {MODELS[n].description}")
-t = totals[name]
+name = widgets.select(MODEL, "Model", format_func=models.labeller(MODEL.options))
+t = networks.totals(name)
 m1, m2, m3 = st.columns(3)
 m1.metric("Parameters", f"{t['params']:,}")
 m2.metric("Multiply-adds per image", f"{t['macs']:,}")
@@ -106,9 +106,9 @@ st.dataframe(
     hide_index=True, column_config=NUMBERS,
 )
 st.caption(
-    f"Input {shape_text(MODELS[name].input_size)} (C×H×W). Pooling, activations and flattening "
-    "have no parameters; batch norm has two per channel (scale and shift). The parameters "
-    f"of the rows add up to the total, {t['params']:,}."
+    f"Input {shape_text(models.spec(name).input_size)} (C×H×W). Pooling, activations and "
+    "flattening have no parameters; batch norm has two per channel (scale and shift). The "
+    f"parameters of the rows add up to the total, {t['params']:,}."
 )
 
 pairs = networks.separable(name)

@@ -6,7 +6,6 @@ import streamlit as st
 from cnnviz import (
     ATTRIBUTIONS,
     COLORMAPS,
-    MODELS,
     LayerError,
     ModelError,
     colormap_stops,
@@ -38,7 +37,7 @@ P = PAGE.prefix
 OTHER_METHODS = tuple(m for m in ATTRIBUTIONS if m != "grad_cam")
 STRIP_COLUMNS = 8
 PREDICTED = -1  # the class option "whatever the network predicts" (None would read as unset)
-MODEL = choice_param("model", P + "model", defaults.network_model(), tuple(MODELS))
+MODEL = choice_param("model", P + "model", defaults.network_model(), models.names())
 ALPHA = float_param("alpha", P + "alpha", 0.5, 0.0, 1.0)
 COLORMAP = choice_param("colormap", P + "colormap", "jet", tuple(sorted(COLORMAPS)))
 METHODS = UrlParam("method", (P + "methods",), ["guided_grad_cam", "saliency"],
@@ -72,7 +71,7 @@ image = state.current_image()
 # --- target: model and class ------------------------------------------------------------------
 model_col, class_col, prob_col = st.columns([1.4, 1.6, 0.8], gap="medium")
 name = widgets.select(MODEL, "Model", model_col, on_change=_reset_model_settings,
-                      format_func=lambda n: f"{n}: {MODELS[n].description}")
+                      format_func=models.labeller(MODEL.options))
 try:
     model = models.model(name)
     layers = maps.layer_choices(name)
@@ -81,7 +80,7 @@ try:
 except (ModelError, ValueError) as err:
     link.stop(f"This model cannot be used on this image. {err}")
 
-classes = MODELS[name].class_names
+classes = models.spec(name).class_names
 predicted = int(np.argmax(probs))
 sizes = dict(layers)
 layer_names = [layer for layer, _ in layers]

@@ -13,7 +13,7 @@ from ui.urlstate import Link, choice_param
 ensure_app_navigation()
 
 PAGE = catalog.MODELS_PAGE
-MODEL = choice_param("model", PAGE.key("model"), defaults.network_model(), tuple(MODELS))
+MODEL = choice_param("model", PAGE.key("model"), defaults.network_model(), models.names())
 CARD_FIELDS = (("data", "Data"), ("split", "Split"), ("preprocessing", "Input"),
                ("epochs", "Epochs"), ("training_seconds", "Training time (s)"),
                ("torch_version", "torch"), ("date", "Trained on"), ("command", "Reproduce with"))
@@ -32,8 +32,8 @@ st.markdown(
 )
 link = Link()
 link.seed([MODEL])
-name = widgets.select(MODEL, "Model", format_func=lambda n: f"{n}: {MODELS[n].description}")
-spec = MODELS[name]
+name = widgets.select(MODEL, "Model", format_func=models.labeller(MODEL.options))
+spec = models.spec(name)
 
 try:
     model = models.model(name)

@@ -112,3 +112,94 @@ def test_only_imagenet_bases_are_offered():
                               base="digits")
     assert transfer.head_layer(cnnviz.architecture("vgg16")) == "classifier.6"
     assert transfer.head_layer(cnnviz.architecture(BASE)) == "fc"
+
+
+# --- judged honestly (compare_transfer and its parts) ------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_held_out_split_keeps_a_quarter_of_each_class_and_never_a_lone_image(seed):
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(2, 7))
+    counts = rng.integers(1, 51, n_classes)
+    labels = rng.permutation(np.repeat(np.arange(n_classes), counts))
+    train, test = cnnviz.held_out_split(labels, n_classes, seed=seed)
+    assert sorted([*train, *test]) == list(range(len(labels)))  # a partition
+    for c, n in enumerate(counts):
+        held = int((labels[test] == c).sum())
+        if n == 1:
+            assert held == 0
+        else:
+            assert 1 <= held <= n - 1 and held == min(n - 1, max(1, round(n * 0.25)))
+    again = cnnviz.held_out_split(labels, n_classes, seed=seed)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (train, test), strict=True))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_confusion_matrix_counts_each_pair(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    truth, said = rng.integers(0, n, 60), rng.integers(0, n, 60)
+    matrix = cnnviz.confusion_matrix(truth, said, n)
+    expected = [[int(((truth == i) & (said == j)).sum()) for j in range(n)] for i in range(n)]
+    assert matrix.tolist() == expected and matrix.sum() == 60
+    assert np.trace(matrix) == int((truth == said).sum())
+
+
+def test_augmented_views_are_the_mirror_and_the_centre():
+    image = np.random.default_rng(0).integers(0, 256, (50, 40, 3), dtype=np.uint8)
+    mirrored, centre = cnnviz.augmented(image)
+    assert np.array_equal(mirrored, image[:, ::-1])
+    assert np.array_equal(centre, image[5:45, 4:36])
+    assert len(cnnviz.augmented(image)) == len(cnnviz.AUGMENTATIONS)
+
+
+def test_compare_transfer_judges_both_networks_on_the_same_held_out_images(split):
+    images, labels, _, _ = split
+    features = cnnviz.image_features(images)
+    steps = []
+    run = cnnviz.compare_transfer(images, labels, NAMES, features=features,
+                                  progress=lambda f, what: steps.append(f))
+    assert len(run.held_out) == 8 and len(run.train) == 32  # round(10 × 0.25) = 2 a class
+    assert run.transfer.truth.tolist() == run.scratch.truth.tolist() \
+        == [labels[i] for i in run.held_out]
+    for judged in (run.transfer, run.scratch):
+        assert judged.confusion.sum() == len(run.held_out)
+        assert judged.accuracy == np.trace(judged.confusion) / len(run.held_out)
+    # the held-out head is the one trained without the held-out rows
+    head = transfer.train_head(features[run.train], [labels[i] for i in run.train], 4)
+    with torch.no_grad():
+        guess = head(torch.as_tensor(features[run.held_out])).argmax(1).numpy()
+    assert guess.tolist() == run.transfer.predicted.tolist()
+    # the model kept is trained on every image
+    kept = transfer.train_head(features, labels, 4)
+    assert torch.allclose(run.model.fc.weight, kept.weight)
+    assert run.model.cnnviz_class_names == NAMES and steps == sorted(steps) and steps[-1] == 1.0
+
+
+def test_augmented_views_train_but_are_never_judged(split):
+    images, labels, _, _ = split
+    images, labels = images[::2], labels[::2]  # 5 a class
+    features = cnnviz.image_features(images)
+    views = [cnnviz.image_features(cnnviz.augmented(image)) for image in images]
+    run = cnnviz.compare_transfer(images, labels, NAMES, features=features,
+                                  extra_features=views, scratch=False)
+    assert run.scratch is None and len(run.transfer.truth) == len(run.held_out) == 4
+    rows = np.concatenate([features[run.train], *[views[i] for i in run.train]])
+    ys = [labels[i] for i in run.train] + [labels[i] for i in run.train for _ in range(2)]
+    head = transfer.train_head(rows, ys, 4)
+    with torch.no_grad():
+        guess = head(torch.as_tensor(features[run.held_out])).argmax(1).numpy()
+    assert guess.tolist() == run.transfer.predicted.tolist()
+
+
+def test_with_one_image_a_class_nothing_can_be_judged():
+    images = [load_sample("cat"), load_sample("shape_star")]
+    run = cnnviz.compare_transfer(images, [0, 1], ("cat", "star"))
+    assert run.transfer is None and run.scratch is None and len(run.held_out) == 0
+    assert run.model.cnnviz_class_names == ("cat", "star")
+
+
+def test_a_blank_image_gets_uniform_probabilities_over_the_new_classes(learnt):
+    probs = cnnviz.predict(BASE, np.zeros((64, 64, 3), np.uint8), model=learnt)
+    assert probs.tolist() == [0.25] * 4

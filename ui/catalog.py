@@ -24,6 +24,7 @@ __all__ = [
     "LESSON",
     "MODELS_PAGE",
     "OVERVIEW",
+    "OWN_CLASSES",
     "page",
     "PageInfo",
     "POOLING",
@@ -130,6 +131,13 @@ TRAINING = PageInfo(
     "from noise in the first layer.",
 )
 
+OWN_CLASSES = PageInfo(
+    "pages/own_classes.py", "Your own classes", ":material/category:", "own_classes", "own.",
+    "Make 2 to 6 classes from uploads, webcam shots, drawings or a ready-made set, train "
+    "EfficientNet-Lite0's last layer on them in seconds beside a CNN from scratch, and "
+    "explore the new network on every page.",
+)
+
 QUIZ = PageInfo(
     "pages/quiz.py", "Quiz", ":material/quiz:", "quiz", "quiz.",
     "Five questions with new numbers every time (parameter counts, output sizes, pooling, "
@@ -141,7 +149,7 @@ QUIZ = PageInfo(
 #: The lesson pages, in the order a lecture uses them.
 LESSON: list[PageInfo] = [
     LEARN, CONVOLUTION, POOLING, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS, CHANNELS,
-    RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, TRAINING, QUIZ,
+    RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, TRAINING, OWN_CLASSES, QUIZ,
 ]
 
 

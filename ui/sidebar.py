@@ -29,7 +29,7 @@ __all__ = [
 #: Upload limit in MB. The browser refuses larger files; the server enforces
 #: ``server.maxUploadSize`` (same value, in .streamlit/config.toml); we check again here.
 UPLOAD_LIMIT_MB = 20
-SOURCES = ("Sample", "Upload", "Draw")
+SOURCES = ("Sample", "Upload", "Draw", "Camera")
 CANVAS_SIZE = 280  # 10x MNIST's 28 pixels
 CANVAS_STROKE = 20
 
@@ -109,6 +109,19 @@ def _on_upload() -> None:
     state.set_image(pixels, uploaded.name, "upload", uploaded.name)
 
 
+def _on_camera() -> None:
+    shot = st.session_state.get(state.CAMERA)
+    if shot is None:  # the shot was cleared: the image stays
+        _forget_upload_error()
+        return
+    try:
+        pixels = load_image(shot.getvalue())
+    except ImageError as err:
+        st.session_state[state.IMAGE_ERROR] = f"The webcam shot was not loaded. {err}"
+        return
+    state.set_image(pixels, "Webcam shot", "camera", "camera")
+
+
 def _adopt_drawing(image_data: np.ndarray | None) -> None:
     """Use the canvas drawing as the current image when it has ink and has changed."""
     if image_data is None:
@@ -155,8 +168,12 @@ def image_picker() -> state.CurrentImage:
                 help="PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF, up to "
                 f"{UPLOAD_LIMIT_MB} MB and 40 megapixels.",
             )
-        else:
+        elif source == "Draw":
             _draw_canvas()
+        else:
+            st.camera_input("Take a webcam shot", key=state.CAMERA, on_change=_on_camera,
+                            help="The shot becomes the image of every page. It stays in "
+                            "this browser session only.")
 
         url_notice = st.session_state.pop(state.URL_NOTICE, None)
         if url_notice:

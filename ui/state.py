@@ -8,22 +8,29 @@ prefix (``ui.catalog``); everything shared, or kept across pages, is named here,
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+from torch import nn
 
 from cnnviz import DEFAULT_SAMPLE, SAMPLES, encode_for_display, fit_within, load_sample
 from ui.cache.memo import memo
 
 __all__ = [
+    "CAMERA",
     "CANVAS",
     "CANVAS_DIGEST",
     "IMAGE",
     "IMAGE_ERROR",
     "IMAGE_NOTICE",
     "KEPT_UPLOADS",
+    "MAX_OWN_MODELS",
+    "OWN_CLASSES",
+    "OWN_MODELS",
+    "OWN_RUN",
     "PRESENT",
     "QUIZ_PROBLEM",
     "QUIZ_RESULTS",
@@ -38,6 +45,9 @@ __all__ = [
     "URL_NOTICE",
     "WORKING_SIDE",
     "CurrentImage",
+    "OwnModel",
+    "add_own_model",
+    "own_models",
     "current_image",
     "image_bytes",
     "set_image",
@@ -55,10 +65,11 @@ IMAGE = "cnnviz.image"  # CurrentImage
 IMAGE_ERROR = "cnnviz.image_error"  # str | None: the last refused upload, shown in the sidebar
 IMAGE_NOTICE = "cnnviz.image_notice"  # str | None: e.g. "resized from ... to ..."
 URL_NOTICE = "cnnviz.url_notice"  # str | None: a link asked for something invalid
-SOURCE = "source"  # widget: "Sample" | "Upload" | "Draw"
+SOURCE = "source"  # widget: "Sample" | "Upload" | "Draw" | "Camera"
 SAMPLE = "sample"  # widget and URL key: sample name
 UPLOAD = "upload"  # widget: file uploader
 CANVAS = "canvas"  # widget: drawable canvas
+CAMERA = "camera"  # widget: the webcam (st.camera_input)
 CANVAS_DIGEST = "cnnviz.canvas_digest"  # bytes digest of the last drawing adopted
 PRESENT = "present"  # widget and URL key: presenter mode (ui.present)
 
@@ -77,6 +88,16 @@ SYNTHESES = "cnnviz.syntheses"
 # latest KEPT_UPLOADS (at most 512×512×3 each, 0.8 MB). "Ask the data" searches them.
 UPLOADS = "cnnviz.uploads"
 KEPT_UPLOADS = 12
+# The Your own classes page: the classes a student is making (ui.own.Classes), the latest
+# judged training (ui.own.Outcome), and the networks made or loaded in this session: an
+# OrderedDict name -> OwnModel, newest last, at most MAX_OWN_MODELS. Each joins the model
+# list of every network page under its name ("own-" and 8 random hex digits: unique in the
+# process, so cache keys never mix two sessions' networks). Only this session sees them;
+# nothing is written to disk.
+OWN_CLASSES = "cnnviz.own_classes"
+OWN_RUN = "cnnviz.own_run"
+OWN_MODELS = "cnnviz.own_models"
+MAX_OWN_MODELS = 4
 QUIZ_RESULTS = "cnnviz.quiz_results"  # dict seed -> {question index: (answer read, right?)}
 QUIZ_PROBLEM = "cnnviz.quiz_problem"  # (seed, index, message) | None: an answer not read
 
@@ -87,8 +108,8 @@ class CurrentImage:
 
     pixels: np.ndarray
     label: str  # what the UI calls it: "Cat (Chelsea)", "photo.jpg", "Your drawing"
-    source: str  # "sample" | "upload" | "draw"
-    name: str  # the sample name, the file name, or "drawing"
+    source: str  # "sample" | "upload" | "draw" | "camera"
+    name: str  # the sample name, the file name, "drawing" or "camera"
     pixel_scale: str = "unit"  # see cnnviz.data.samples.Sample
     original_shape: tuple[int, ...] | None = None  # before shrinking to WORKING_SIDE
     digest: str = ""  # of the pixels: names this image in cache keys
@@ -155,3 +176,33 @@ def trained_models() -> dict:
     """This session's trained models: registry name -> (model, card dict). Read it, and add
     to it only through the Training page."""
     return st.session_state.setdefault(TRAINED_MODELS, {})
+
+
+@dataclass(frozen=True, eq=False)
+class OwnModel:
+    """A network this session made (transfer learning) or loaded (a head or weights file)."""
+
+    name: str  # "own-1a2b3c4d": its name on every page's model list and in cache keys
+    model: nn.Module  # eval mode; cnnviz_base, cnnviz_class_names, cnnviz_pretrained
+    base: str  # the registry network it is built on: preprocessing, input size, layers
+    label: str  # what the pickers call it: "Your classes: cat, dog · efficientnet_lite0"
+    origin: str  # how it came: "trained here", "head file", "weights file"
+
+
+def own_models() -> OrderedDict:
+    """This session's own networks: name -> OwnModel, newest last."""
+    return st.session_state.setdefault(OWN_MODELS, OrderedDict())
+
+
+def add_own_model(model: nn.Module, origin: str) -> OwnModel:
+    """Add ``model`` (with ``cnnviz_base`` and ``cnnviz_class_names``) to this session's
+    networks, the oldest leaving beyond MAX_OWN_MODELS; returns its entry."""
+    names = model.cnnviz_class_names
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    entry = OwnModel(f"own-{uuid.uuid4().hex[:8]}", model, model.cnnviz_base,
+                     f"Yours ({origin}): {shown} · {model.cnnviz_base}", origin)
+    kept = own_models()
+    kept[entry.name] = entry
+    while len(kept) > MAX_OWN_MODELS:
+        kept.popitem(last=False)
+    return entry

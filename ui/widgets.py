@@ -29,7 +29,7 @@ from cnnviz import (
     ensure_rgb,
     to_gray,
 )
-from ui.cache import networks
+from ui.cache import models, networks
 from ui.cache.predictions import TOP_K, top_classes
 from ui.catalog import PageInfo
 from ui.state import CurrentImage
@@ -123,18 +123,23 @@ def toggle(param: UrlParam, label: str, where: Where = st, **kwargs):
 
 
 def model_label(name: str) -> str:
+    found = models.own(name)
+    if found is not None:
+        return found.label
     c, h, w = MODELS[name].input_size
     return f"{name} · {'grey' if c == 1 else 'RGB'} {h}×{w}"
 
 
 def model_param(page: PageInfo, default: str = "digits") -> UrlParam:
-    """The ``model`` URL key of a network page: any registry model."""
-    return choice_param("model", page.key("model"), default, tuple(MODELS))
+    """The ``model`` URL key of a network page: any registry model, or one of this session's
+    own networks (``ui.cache.models.names``)."""
+    return choice_param("model", page.key("model"), default, models.names())
 
 
 def model_picker(param: UrlParam, on_change: Callable[[], None] | None = None,
                  where: Where = st) -> str:
-    return select(param, "Model", where, format_func=model_label, on_change=on_change,
+    return select(param, "Model", where, format_func=models.labeller(param.options, model_label),
+                  on_change=on_change,
                   help="digits and shapes ship trained with the app; lenet5 and the ImageNet "
                   "classics run with random weights unless their weights are available.")
 
@@ -207,7 +212,7 @@ def slice_names(name: str, layer: str, slices: int) -> list[str] | None:
     ``name``, which meets the image's channels; None (numbered) for a deeper one."""
     if layer != networks.conv_layers(name)[0]:
         return None
-    if slices == 3 and MODELS[name].input_size[0] == 3:
+    if slices == 3 and models.spec(name).input_size[0] == 3:
         return ["R", "G", "B"]
     return ["grey"] if slices == 1 else None
 

@@ -39,10 +39,12 @@ def predict(name: str, image: np.ndarray, *, model: torch.nn.Module | None = Non
     an empty canvas) holds nothing to classify, so the answer is uniform probabilities rather
     than the network's guess; call the model on ``preprocess(name, image)`` to see that guess.
     ``model``: another network of the same kind (e.g. one a student just trained) to ask
-    instead of the bundled one; ``name`` still gives its preprocessing and classes.
+    instead of the bundled one; ``name`` still gives its preprocessing, and its classes unless
+    the model has ``cnnviz_class_names`` of its own (a ``transfer_learn`` model).
     """
     x = preprocess(name, image)  # (1, C, H, W)
-    n_classes = len(get_spec(name).class_names)
+    names = getattr(model, "cnnviz_class_names", None) or get_spec(name).class_names
+    n_classes = len(names)
     if torch.all(x == x.flatten()[0]):
         return np.full(n_classes, 1.0 / n_classes)
     if model is None:

@@ -289,12 +289,13 @@ MODELS: dict[str, ModelSpec] = {
 }
 DEFAULT_MODEL = "digits"
 
-#: The network that fits each kind of image: photographs and uploads go to the ImageNet
-#: network, MNIST digits, drawings and the teaching matrices to the digits CNN, the
+#: The network that fits each kind of image: photographs, uploads and webcam shots go to the
+#: ImageNet network, MNIST digits, drawings and the teaching matrices to the digits CNN, the
 #: generated shapes to the shapes CNN.
 FITTING_MODELS: dict[str, str] = {
     "Photo": "efficientnet_lite0",
     "upload": "efficientnet_lite0",
+    "camera": "efficientnet_lite0",
     "MNIST digit": "digits",
     "draw": "digits",
     "Teaching matrix": "digits",

@@ -10,12 +10,22 @@ layer table) takes it too. The shared base from ``load_model`` is never changed.
 
 ``image_features`` gives the features alone, so a caller can keep them per image and train
 again without recomputing them (``train_head``).
+
+``compare_transfer`` is the honest version for the Your own classes page: it holds out part of
+each class (``held_out_split``), trains the new head and a small CNN from scratch
+(``scratch_cnn``) on the rest for the same number of full-batch epochs, judges both on the
+held-out images (accuracy and ``confusion_matrix``), then trains the head the student keeps on
+every image.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -25,18 +35,37 @@ from cnnviz.models.registry import ModelError, load_model
 from cnnviz.network.hooks import private_copy
 
 __all__ = [
+    "AUGMENTATIONS",
+    "EPOCHS",
+    "SCRATCH_SIDE",
     "TRANSFER_BASES",
+    "Judgement",
+    "TransferRun",
+    "augmented",
+    "compare_transfer",
+    "confusion_matrix",
     "head_features",
     "head_layer",
+    "held_out_split",
     "image_features",
+    "scratch_cnn",
+    "scratch_input",
     "train_head",
+    "train_scratch",
     "transfer_learn",
+    "with_head",
 ]
 
 #: Networks whose last dense layer can be replaced: the ImageNet-trained ones.
 TRANSFER_BASES = ("efficientnet_lite0", "resnet18", "alexnet", "vgg16")
 #: Images per forward pass when features are computed.
 FEATURE_BATCH = 16
+#: Full-batch epochs of the new head, and of the CNN from scratch beside it.
+EPOCHS = 300
+#: Side of the small CNN's input: every image is shrunk to SCRATCH_SIDE×SCRATCH_SIDE.
+SCRATCH_SIDE = 32
+#: The light augmentation: extra training views of each image (mirrored; the centre 80%).
+AUGMENTATIONS = ("mirrored", "centre crop")
 
 
 def head_layer(model: nn.Module) -> str:
@@ -46,6 +75,23 @@ def head_layer(model: nn.Module) -> str:
     if not names:
         raise ValueError("This network has no dense (Linear) layer to replace.")
     return names[-1]
+
+
+def with_head(base: str, head: nn.Linear, class_names: Sequence[str]) -> nn.Module:
+    """The shared network ``base`` with ``head`` as its last dense layer: a twin (the base's
+    frozen weight tensors and layer names, no copy of them) for ``class_names``. The shared
+    model from ``load_model(base)`` is not changed. ValueError when ``head`` does not fit."""
+    model = _check_base(base)
+    features = head_features(model)
+    if head.in_features != features or head.out_features != len(class_names):
+        raise ValueError(f"A new last layer of {base} takes {features} features and gives one "
+                         f"score per class ({len(class_names)}), not {head.in_features} → "
+                         f"{head.out_features}.")
+    new = _swapped(model, head_layer(model), head.eval().requires_grad_(False))
+    new.cnnviz_class_names = tuple(class_names)
+    new.cnnviz_base = base
+    new.cnnviz_pretrained = True
+    return new.eval()
 
 
 def _swapped(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
@@ -113,7 +159,7 @@ def _check(images: Sequence, labels: Sequence[int], class_names: Sequence[str]) 
 
 
 def train_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *,
-               steps: int = 300, lr: float = 0.05, weight_decay: float = 1e-3,
+               steps: int = EPOCHS, lr: float = 0.05, weight_decay: float = 1e-3,
                seed: int = 0) -> nn.Linear:
     """A new dense layer (D → n_classes) trained on ``features`` (N, D) by softmax regression:
     full-batch Adam for ``steps`` steps with L2 ``weight_decay``, seeded."""
@@ -133,7 +179,7 @@ def train_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *,
 
 def transfer_learn(images: Sequence[np.ndarray], labels: Sequence[int],
                    class_names: Sequence[str], *, base: str = "efficientnet_lite0",
-                   features: np.ndarray | None = None, steps: int = 300,
+                   features: np.ndarray | None = None, steps: int = EPOCHS,
                    seed: int = 0) -> nn.Module:
     """The base network with a new last layer for ``class_names``, trained on ``images``
     (uint8 (H, W, 3), any size) and their ``labels`` (class indices), the base frozen.
@@ -146,14 +192,193 @@ def transfer_learn(images: Sequence[np.ndarray], labels: Sequence[int],
     labels as images not.
     """
     labels = _check(images, labels, class_names)
-    model = _check_base(base)
+    _check_base(base)
     if features is None:
         features = image_features(images, base=base)
     elif len(features) != len(images):
         raise ValueError(f"{len(features)} feature rows for {len(images)} images.")
     head = train_head(features, labels, len(class_names), steps=steps, seed=seed)
-    new = _swapped(model, head_layer(model), head)
-    new.cnnviz_class_names = tuple(class_names)
-    new.cnnviz_base = base
-    new.cnnviz_pretrained = True
-    return new.eval()
+    return with_head(base, head, class_names)
+
+
+# --- judged honestly: a held-out split, and a small CNN from scratch beside the new head ----
+
+
+def augmented(image: np.ndarray) -> list[np.ndarray]:
+    """The extra training views of ``image`` (uint8 (H, W, 3)), one per AUGMENTATIONS: the
+    image mirrored left to right, and its centre 80% (shrunk images stay as they are)."""
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    dy, dx = round(h * 0.1), round(w * 0.1)
+    crop = image[dy:h - dy, dx:w - dx] if h - 2 * dy >= 8 and w - 2 * dx >= 8 else image
+    return [np.ascontiguousarray(image[:, ::-1]), np.ascontiguousarray(crop)]
+
+
+def held_out_split(labels: Sequence[int], n_classes: int, *, fraction: float = 0.25,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) indices into ``labels``: about ``fraction`` of each class held out,
+    chosen at random (seeded), at least one image of every class that has two or more, none
+    of a class with one image (it is needed for training)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        if len(members) >= 2:
+            k = min(len(members) - 1, max(1, round(len(members) * fraction)))
+            held.extend(rng.choice(members, k, replace=False).tolist())
+    test = np.array(sorted(held), dtype=np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, test
+
+
+def confusion_matrix(truth: Sequence[int], predicted: Sequence[int], n_classes: int
+                     ) -> np.ndarray:
+    """int64 (n_classes, n_classes): row = the true class, column = the predicted one."""
+    out = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(out, (np.asarray(truth, np.int64), np.asarray(predicted, np.int64)), 1)
+    return out
+
+
+def scratch_cnn(n_classes: int) -> nn.Sequential:
+    """The small CNN trained from scratch beside the new head: three conv blocks (8, 16 and
+    32 channels, 3×3, batch norm, ReLU, 2×2 max pooling) on a SCRATCH_SIDE² RGB input, global
+    max pooling and one dense layer: 6,100 weights or so, none of them pretrained."""
+    layers: list[tuple[str, nn.Module]] = []
+    c_in = 3
+    for i, c_out in enumerate((8, 16, 32), 1):
+        layers += [(f"conv{i}", nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)),
+                   (f"bn{i}", nn.BatchNorm2d(c_out)), (f"relu{i}", nn.ReLU()),
+                   (f"pool{i}", nn.MaxPool2d(2))]
+        c_in = c_out
+    layers += [("gmp", nn.AdaptiveMaxPool2d(1)), ("flatten", nn.Flatten()),
+               ("fc", nn.Linear(c_in, n_classes))]
+    return nn.Sequential(OrderedDict(layers))
+
+
+def scratch_input(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """float32 (N, 3, SCRATCH_SIDE, SCRATCH_SIDE): each image squeezed to the small CNN's
+    square (area interpolation), values (x/255 − 0.5)/0.25."""
+    side = (SCRATCH_SIDE, SCRATCH_SIDE)
+    batch = np.stack([cv2.resize(np.ascontiguousarray(image), side,
+                                 interpolation=cv2.INTER_AREA) for image in images])
+    x = torch.from_numpy(batch.astype(np.float32)).permute(0, 3, 1, 2)
+    return ((x / 255.0 - 0.5) / 0.25).contiguous()
+
+
+def train_scratch(images: Sequence[np.ndarray], labels: Sequence[int], n_classes: int, *,
+                  steps: int = EPOCHS, lr: float = 1e-2, seed: int = 0) -> nn.Module:
+    """``scratch_cnn`` trained from random weights on ``images`` and ``labels``: full-batch
+    Adam for ``steps`` epochs, seeded; returned in eval mode."""
+    x = scratch_input(images)
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = scratch_cnn(n_classes)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    net.train()
+    for _ in range(int(steps)):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimiser.step()
+    return net.eval().requires_grad_(False)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How one way of learning did on the held-out images."""
+
+    method: str  # "transfer" (the new head) or "scratch" (the small CNN)
+    truth: np.ndarray  # int64 (n,): the held-out images' classes
+    predicted: np.ndarray  # int64 (n,): what the trained network said
+    confusion: np.ndarray  # int64 (classes, classes): row truth, column prediction
+    seconds: float  # training and judging
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.truth == self.predicted).mean()) if len(self.truth) else float("nan")
+
+
+@dataclass(frozen=True)
+class TransferRun:
+    """``compare_transfer``'s result: the model to keep (its head trained on every image) and
+    how the head and a CNN from scratch did when part of each class was held out."""
+
+    model: nn.Module
+    train: np.ndarray  # indices of the images both trained on while being judged
+    held_out: np.ndarray  # indices of the held-out images (empty: no class had two)
+    transfer: Judgement | None
+    scratch: Judgement | None
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+
+
+def compare_transfer(images: Sequence[np.ndarray], labels: Sequence[int],
+                     class_names: Sequence[str], *, base: str = "efficientnet_lite0",
+                     features: np.ndarray | None = None,
+                     extra_features: Sequence[np.ndarray] | None = None,
+                     scratch: bool = True, steps: int = EPOCHS, seed: int = 0,
+                     progress: Callable[[float, str], None] | None = None) -> TransferRun:
+    """Transfer learning, judged: hold out part of each class (``held_out_split``), train a
+    new head (and, with ``scratch``, ``scratch_cnn`` from random weights) on the rest for
+    ``steps`` full-batch epochs each, predict the held-out images with both, then train the
+    head that is kept on every image.
+
+    ``features``: ``image_features`` of ``images`` when kept already. ``extra_features``: per
+    image, the (A, D) features of its augmented views (``augmented``), which join the training
+    rows of that image only (never the judging); the CNN from scratch sees the same views.
+    ``progress(fraction, what)`` is told about each phase.
+    """
+    labels = _check(images, labels, class_names)
+    _check_base(base)
+    n = len(class_names)
+    report = progress or (lambda fraction, what: None)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if features is None:
+        features = image_features(images, base=base,
+                                  progress=lambda f: report(0.6 * f, "Features"))
+    seconds["features"] = time.perf_counter() - started
+    if len(features) != len(images) or (extra_features is not None
+                                        and len(extra_features) != len(images)):
+        raise ValueError(f"Feature rows for {len(features)} images, not {len(images)}.")
+    y = np.asarray(labels, dtype=np.int64)
+    train, test = held_out_split(y, n, seed=seed)
+
+    def rows(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [features[indices]], [y[indices]]
+        if extra_features is not None:
+            for i in indices:
+                xs.append(np.asarray(extra_features[i], np.float32).reshape(-1, features.shape[1]))
+                ys.append(np.full(len(xs[-1]), y[i]))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    judged_head = judged_scratch = None
+    if len(test):
+        report(0.6, "Judging the new head")
+        t0 = time.perf_counter()
+        head = train_head(*rows(train), n, steps=steps, seed=seed)
+        with torch.no_grad():
+            guess = head(torch.as_tensor(features[test])).argmax(1).numpy()
+        judged_head = Judgement("transfer", y[test], guess, confusion_matrix(y[test], guess, n),
+                                time.perf_counter() - t0)
+        if scratch:
+            report(0.65, "Training a CNN from scratch")
+            t0 = time.perf_counter()
+            views, view_labels = [], []
+            for i in train:
+                extra = augmented(images[i]) if extra_features is not None else []
+                views += [images[i], *extra]
+                view_labels += [int(y[i])] * (1 + len(extra))
+            net = train_scratch(views, view_labels, n, steps=steps, seed=seed)
+            with torch.no_grad():
+                guess = net(scratch_input([images[i] for i in test])).argmax(1).numpy()
+            judged_scratch = Judgement("scratch", y[test], guess,
+                                       confusion_matrix(y[test], guess, n),
+                                       time.perf_counter() - t0)
+    report(0.95, "Training the head you keep, on every image")
+    t0 = time.perf_counter()
+    head = train_head(*rows(np.arange(len(y))), n, steps=steps, seed=seed)
+    model = with_head(base, head, class_names)
+    seconds["head"] = time.perf_counter() - t0
+    report(1.0, "Done")
+    return TransferRun(model, train, test, judged_head, judged_scratch, seconds)

@@ -1,5 +1,6 @@
 """Charts: training curves, receptive-field growth, model sizes and history, class
-probabilities, channel rankings, the deletion curve and a gradient ascent's objective.
+probabilities, channel rankings, the deletion curve, a gradient ascent's objective and a
+confusion matrix.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __all__ = [
     "architecture_timeline",
     "block_diagram",
     "channel_ranking",
+    "confusion_figure",
     "deletion_figure",
     "model_sizes",
     "objective_curve",
@@ -345,3 +347,31 @@ def block_diagram(shape_in: Sequence[int], parts: Sequence[tuple[str, str, Seque
     if title:
         layout["title"] = dict(text=title, x=0.01, font=dict(size=14))
     return RawFigure(dict(data=[], layout=layout))
+
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], *, title: str = "",
+                     height: int | None = None) -> RawFigure:
+    """A confusion matrix: row = the true class (top to bottom in ``class_names`` order),
+    column = the class the network said; each cell shows its count, and the diagonal (right
+    answers) is what a good network fills. Shading is the share of the row."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    n = len(class_names)
+    names = [str(c) if len(str(c)) <= 14 else str(c)[:13] + "…" for c in class_names]
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    data = [dict(type="heatmap", z=share.round(4).tolist(), x=names, y=names,
+                 text=counts.tolist(), texttemplate="%{text}", textfont=dict(size=14),
+                 customdata=counts.tolist(), zmin=0, zmax=1, colorscale="Blues",
+                 showscale=False, xgap=2, ygap=2,
+                 hovertemplate="true %{y}, said %{x}: %{customdata} "
+                 "(%{z:.0%} of the row)<extra></extra>")]
+    layout = dict(
+        height=height or 120 + 44 * n, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        xaxis=dict(type="category", title=dict(text="what the network said"), side="bottom",
+                   automargin=True),
+        yaxis=dict(type="category", title=dict(text="true class"), autorange="reversed",
+                   automargin=True),
+    )
+    if title:
+        layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
+    return RawFigure(dict(data=data, layout=layout))

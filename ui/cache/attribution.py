@@ -43,14 +43,16 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
 @memo(max_entries=16, ttl=24 * 3600)
 def layer_choices(model_name: str) -> tuple[tuple[str, tuple[int, int]], ...]:
     """(layer, (h, w)) for every layer Grad-CAM can use, input end first (no weights needed)."""
-    spec = cnnviz.get_spec(model_name)
-    return tuple(cnnviz.cam_layers(cnnviz.architecture(model_name), spec.input_size))
+    spec = models.spec(model_name)
+    return tuple(cnnviz.cam_layers(models.architecture(model_name), spec.input_size))
 
 
 @memo(**CACHE)
 def probabilities(model_name: str, digest: str, _pixels: np.ndarray) -> np.ndarray:
     """float64 (n_classes,): ``cnnviz.predict`` (uniform for a blank image)."""
-    probs = cnnviz.predict(model_name, _pixels)
+    own = models.own(model_name)
+    probs = cnnviz.predict(models.base(model_name), _pixels,
+                           model=own.model if own else None)
     probs.setflags(write=False)
     return probs
 

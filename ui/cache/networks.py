@@ -126,19 +126,19 @@ def layer_steps(name: str) -> list[LayerStep]:
 
 @memo(**PER_MODEL)
 def _layer_steps(name: str) -> list[LayerStep]:
-    return cnnviz.layer_steps(cnnviz.architecture(name), MODELS[name].input_size)
+    return cnnviz.layer_steps(models.architecture(name), models.spec(name).input_size)
 
 
 @memo(**PER_MODEL)
 def overview_layers(name: str) -> tuple[str, ...]:
     """The Overview's layers of model ``name`` (defined order; no forward pass)."""
-    return tuple(cnnviz.overview_layers(cnnviz.architecture(name)))
+    return tuple(cnnviz.overview_layers(models.architecture(name)))
 
 
 @memo(**PER_MODEL)
 def conv_layers(name: str) -> tuple[str, ...]:
     """The convolutions of model ``name``, in the order they run."""
-    return tuple(cnnviz.conv_layers(cnnviz.architecture(name)))
+    return tuple(cnnviz.conv_layers(models.architecture(name)))
 
 
 def spatial_layers(name: str) -> tuple[str, ...]:
@@ -166,7 +166,7 @@ def _layer_maps(key: str, side: int | None, digest: str, layers: tuple[str, ...]
 def block_figure(name: str) -> RawFigure | None:
     """The network's first residual block drawn with its shapes (``cnnviz.example_block``),
     or None when it has none."""
-    found = cnnviz.example_block(cnnviz.architecture(name), MODELS[name].input_size)
+    found = cnnviz.example_block(models.architecture(name), models.spec(name).input_size)
     if found is None:
         return None
     block, shape_in, parts = found
@@ -280,19 +280,19 @@ def _growth_figure(name: str, side: int | None) -> RawFigure:
 @memo(**PER_MODEL)
 def separable(name: str) -> list[dict]:
     """``separable_vs_standard`` of a registry model on its input size; once per process."""
-    return cnnviz.separable_vs_standard(cnnviz.architecture(name), MODELS[name].input_size)
+    return cnnviz.separable_vs_standard(models.architecture(name), models.spec(name).input_size)
 
 
 @memo(**PER_MODEL)
 def totals(name: str) -> dict:
     """``model_totals`` of a registry model on its input size; once per process."""
-    return cnnviz.model_totals(cnnviz.architecture(name), MODELS[name].input_size)
+    return cnnviz.model_totals(models.architecture(name), models.spec(name).input_size)
 
 
 @memo(**PER_MODEL)
 def layer_table(name: str) -> list[dict]:
     """``layer_table`` of a registry model on its input size; once per process."""
-    return cnnviz.layer_table(cnnviz.architecture(name), MODELS[name].input_size)
+    return cnnviz.layer_table(models.architecture(name), models.spec(name).input_size)
 
 
 @memo(max_entries=1, ttl=24 * 3600)

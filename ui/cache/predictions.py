@@ -3,7 +3,9 @@
 A model is named two ways: a registry name (``"digits"``: the bundled, shared model, through
 ``cnnviz.predict``) or a module trained in this session (``state.TRAINED_MODELS``), which
 carries ``cnnviz_name`` (its registry name: preprocessing and class names) and
-``cnnviz_run_id``. Probabilities are kept by the image digest and the model's name or run id;
+``cnnviz_run_id``. A name may also be one of the session's own networks
+(``ui.cache.models.own``): its base gives the preprocessing, the network its classes.
+Probabilities are kept by the image digest and the model's name or run id;
 only numbers are kept, never a session's model.
 """
 
@@ -15,6 +17,7 @@ import numpy as np
 from torch import nn
 
 import cnnviz
+from ui.cache import models
 from ui.cache.memo import memo
 from ui.state import CurrentImage
 
@@ -39,12 +42,15 @@ def top_classes(model: str | nn.Module, image: CurrentImage | np.ndarray,
         digest = hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(),
                                  digest_size=16).hexdigest()
     if isinstance(model, str):
-        name = model
-        probs = _probabilities(name, "", digest, pixels, None)
+        own = models.own(model)
+        if own is not None:
+            probs = _probabilities(own.base, own.name, digest, pixels, own.model)
+        else:
+            probs = _probabilities(model, "", digest, pixels, None)
+        classes = models.spec(model).class_names
     else:
-        name = model.cnnviz_name
-        probs = _probabilities(name, model.cnnviz_run_id, digest, pixels, model)
-    classes = cnnviz.get_spec(name).class_names
+        probs = _probabilities(model.cnnviz_name, model.cnnviz_run_id, digest, pixels, model)
+        classes = cnnviz.get_spec(model.cnnviz_name).class_names
     order = np.argsort(-probs, kind="stable")[:k]
     return [(classes[i], float(probs[i])) for i in order]
 

@@ -1,0 +1,261 @@
+"""Your own classes: the classes a student makes, their images, and training on them.
+
+The page (``pages/own_classes.py``) draws; this module keeps the session's classes
+(``state.OWN_CLASSES``: a ``Classes``), adds and removes images with the limits and the
+refusals, keeps each image's features so that adding one image does not recompute the
+others, and trains (``cnnviz.compare_transfer``) into this session's own networks
+(``state.add_own_model``). Nothing is written to disk: images, features and networks live in
+the session and go with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import (
+    EPOCHS,
+    ImageError,
+    TransferRun,
+    augmented,
+    compare_transfer,
+    encode_for_display,
+    fit_within,
+    image_features,
+    load_image,
+    make_shapes,
+    mnist_sample,
+)
+from ui import state
+from ui.sidebar import UPLOAD_LIMIT_MB, escape_markdown
+
+__all__ = [
+    "BASE",
+    "MAX_CLASSES",
+    "MAX_IMAGES",
+    "MIN_CLASSES",
+    "SHAPE_NAMES",
+    "Classes",
+    "Example",
+    "Outcome",
+    "add_image",
+    "add_files",
+    "classes",
+    "ready_made",
+    "train",
+]
+
+BASE = "efficientnet_lite0"
+MIN_CLASSES, MAX_CLASSES = 2, 6
+MAX_IMAGES = 50  # per class
+#: Longer side of a kept image: the network sees 224×224 of it, after 256 on the shorter side.
+KEEP_SIDE = 320
+THUMB_SIDE = 96
+SHAPE_NAMES = ("circle", "square", "triangle", "star")
+#: Seed of the ready-made shapes: a set of its own, not the shapes CNN's training or
+#: held-out images.
+SHAPES_SEED = 15
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    """One image of a class."""
+
+    pixels: np.ndarray  # uint8 (H, W, 3), longer side at most KEEP_SIDE
+    digest: str  # of the pixels: names its features
+    origin: str  # "cat.jpg", "webcam shot", "the sidebar image", "shapes #3"
+    thumb: bytes  # a small JPEG/PNG for the thumbnail
+
+
+@dataclass
+class Classes:
+    """The classes being made: names, images, and the features kept per image."""
+
+    names: list[str] = field(default_factory=lambda: ["Class 1", "Class 2"])
+    images: list[list[Example]] = field(default_factory=lambda: [[], []])
+    # digest -> (1, D) float32: an image's features; digest + VIEWS -> (views, D): its
+    # augmented views' (``cnnviz.augmented``), computed when augmentation is first asked for
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # refusals of the latest additions
+    generation: int = 0  # bumped to clear the uploaders and cameras after they are read
+
+    @property
+    def count(self) -> int:
+        return sum(len(imgs) for imgs in self.images)
+
+    def add_class(self) -> None:
+        if len(self.names) < MAX_CLASSES:
+            used = set(self.names)
+            number = next(i for i in range(1, 100) if f"Class {i}" not in used)
+            self.names.append(f"Class {number}")
+            self.images.append([])
+
+    def remove_class(self, c: int) -> None:
+        if len(self.names) > MIN_CLASSES:
+            del self.names[c], self.images[c]
+            self.forget_unused()
+
+    def remove(self, c: int, i: int) -> None:
+        if 0 <= c < len(self.images) and 0 <= i < len(self.images[c]):
+            del self.images[c][i]
+            self.forget_unused()
+
+    def forget_unused(self) -> None:
+        used = {e.digest for imgs in self.images for e in imgs}
+        for key in set(self.features) - used - {d + VIEWS for d in used}:
+            del self.features[key]
+
+    def name_problem(self) -> str | None:
+        """Why these names cannot be trained on, or None."""
+        cleaned = [" ".join(n.split()) for n in self.names]
+        if any(not n for n in cleaned):
+            return "Every class needs a name."
+        if len({n.casefold() for n in cleaned}) != len(cleaned):
+            return "Two classes have the same name: give each one its own."
+        return None
+
+    def train_problem(self) -> str | None:
+        """Why Train cannot start, in one sentence, or None."""
+        empty = [n for n, imgs in zip(self.names, self.images, strict=True) if not imgs]
+        if empty:
+            return f"Add at least one image to {', '.join(empty)}."
+        return self.name_problem()
+
+
+def classes() -> Classes:
+    """This session's classes (two empty ones to start)."""
+    return st.session_state.setdefault(state.OWN_CLASSES, Classes())
+
+
+def _example(pixels: np.ndarray, origin: str) -> Example:
+    kept = np.ascontiguousarray(fit_within(pixels, KEEP_SIDE))
+    kept.setflags(write=False)
+    digest = hashlib.blake2b(kept.tobytes(), digest_size=16).hexdigest()
+    thumb = encode_for_display(fit_within(kept, THUMB_SIDE))[0]
+    return Example(kept, digest, origin, thumb)
+
+
+def add_image(c: int, pixels: np.ndarray, origin: str) -> str | None:
+    """Add ``pixels`` (uint8 (H, W, 3)) to class ``c``; the reason it was refused, or None."""
+    found = classes()
+    if not 0 <= c < len(found.images):
+        return "That class no longer exists."
+    if len(found.images[c]) >= MAX_IMAGES:
+        return (f"“{escape_markdown(origin)}” was not added: {found.names[c]} has "
+                f"{MAX_IMAGES} images, the most a class can hold.")
+    example = _example(pixels, origin)
+    if any(e.digest == example.digest for e in found.images[c]):
+        return f"“{escape_markdown(origin)}” is in {found.names[c]} already."
+    found.images[c].append(example)
+    return None
+
+
+def add_files(c: int, files: Sequence) -> list[str]:
+    """Add uploaded files to class ``c``; one sentence per file refused (the others stay)."""
+    problems = []
+    for f in files:
+        data = f.getvalue()
+        name = escape_markdown(f.name)
+        if len(data) > UPLOAD_LIMIT_MB * 2**20:
+            problems.append(f"“{name}” is {len(data) / 2**20:.1f} MB; the limit is "
+                            f"{UPLOAD_LIMIT_MB} MB.")
+            continue
+        try:
+            pixels = load_image(data)
+        except ImageError as err:
+            problems.append(f"“{name}” was not loaded. {err}")
+            continue
+        problem = add_image(c, pixels, f.name)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def ready_made(kind: str, per_class: int, digits: Sequence[int] = (3, 8)) -> None:
+    """Replace the classes with a ready-made set: the four shapes, or MNIST ``digits``,
+    ``per_class`` images each."""
+    per_class = max(1, min(MAX_IMAGES, int(per_class)))
+    if kind == "shapes":
+        images, labels, _ = make_shapes(per_class * len(SHAPE_NAMES) * 3, SHAPES_SEED)
+        names = list(SHAPE_NAMES)
+        chosen = [np.flatnonzero(labels == c)[:per_class] for c in range(len(names))]
+        pick = [[(images[i], f"shapes #{i}") for i in idx] for idx in chosen]
+    else:
+        digits = list(dict.fromkeys(int(d) for d in digits))[:MAX_CLASSES]
+        if len(digits) < MIN_CLASSES:
+            raise ValueError("Choose at least two digits.")
+        images, labels = mnist_sample()
+        names = [f"digit {d}" for d in digits]
+        pick = [[(np.repeat(images[i][:, :, None], 3, axis=2), f"MNIST #{i}")
+                 for i in np.flatnonzero(labels == d)[:per_class]] for d in digits]
+    fresh = Classes(names=names, images=[[_example(p, o) for p, o in group] for group in pick])
+    st.session_state[state.OWN_CLASSES] = fresh
+
+
+VIEWS = "+views"  # the features key of an image's augmented views: digest + VIEWS
+
+
+def _features(found: Classes, augment: bool, progress: Callable[[float, str], None]) -> None:
+    """Compute the features of every image that has none kept (and, with ``augment``, of its
+    augmented views): an image's features are computed once, whatever is added later."""
+    jobs: list[tuple[str, list[np.ndarray]]] = []
+    for e in (e for imgs in found.images for e in imgs):
+        if e.digest not in found.features:
+            jobs.append((e.digest, [e.pixels]))
+        if augment and e.digest + VIEWS not in found.features:
+            jobs.append((e.digest + VIEWS, augmented(e.pixels)))
+    if not jobs:
+        return
+    flat = [view for _, views in jobs for view in views]
+    rows = image_features(flat, base=BASE,
+                          progress=lambda f: progress(0.6 * f, "Features of the new images"))
+    at = 0
+    for key, views in jobs:
+        found.features[key] = rows[at:at + len(views)]
+        at += len(views)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The latest training: the judged run and the network it made."""
+
+    name: str  # the own network's name (``state.OWN_MODELS``)
+    class_names: tuple[str, ...]
+    run: TransferRun
+    augment: bool
+    counts: tuple[int, ...]  # images per class
+    seconds: float
+
+
+def train(augment: bool, scratch: bool, progress: Callable[[float, str], None]) -> Outcome:
+    """Train a new head on the classes (features kept per image), judged on a held-out part
+    of each class beside a CNN from scratch; the network joins this session's networks,
+    replacing the one the previous training made. ValueError when the classes cannot be
+    trained on."""
+    found = classes()
+    problem = found.train_problem()
+    if problem:
+        raise ValueError(problem)
+    started = time.perf_counter()
+    _features(found, augment, progress)
+    examples = [e for imgs in found.images for e in imgs]
+    labels = [c for c, imgs in enumerate(found.images) for _ in imgs]
+    names = tuple(" ".join(n.split()) for n in found.names)
+    rows = np.stack([found.features[e.digest][0] for e in examples])
+    extra = [found.features[e.digest + VIEWS] for e in examples] if augment else None
+    run = compare_transfer([e.pixels for e in examples], labels, names, base=BASE,
+                           features=rows, extra_features=extra, scratch=scratch,
+                           steps=EPOCHS, progress=lambda f, what: progress(0.6 + 0.4 * f, what))
+    previous = st.session_state.get(state.OWN_RUN)
+    if previous is not None:
+        state.own_models().pop(previous.name, None)
+    entry = state.add_own_model(run.model, "trained here")
+    outcome = Outcome(entry.name, names, run, augment, tuple(len(i) for i in found.images),
+                      time.perf_counter() - started)
+    st.session_state[state.OWN_RUN] = outcome
+    return outcome
