@@ -97,7 +97,7 @@ with st.expander("Start from a ready-made set", icon=":material/dataset:"):
               disabled=kind == "digits" and len(st.session_state.get(P + "digits", [])) < 2)
 
 # --- the classes ---------------------------------------------------------------------------
-st.subheader(f"Your classes · {found.count} images")
+st.subheader(f"Your classes · {found.count} image{'' if found.count == 1 else 's'}")
 for problem in found.problems:
     st.warning(problem, icon=":material/block:")
 for c, name in enumerate(found.names):
@@ -175,7 +175,9 @@ if outcome is not None and entry is not None:
         m3.metric("Chance", f"{1 / len(outcome.class_names):.0%}")
         st.caption(f"About a quarter of each class ({held} images) was held out: both networks "
                    f"trained on the other {len(run.train)} and were judged on these. The head "
-                   "you keep was then trained again on every image.")
+                   "you keep was then trained again on every image. With so few held-out "
+                   f"images, one more right or wrong moves a score by {100 / held:.0f} points: "
+                   "add images for steadier numbers.")
         left, right = st.columns(2, gap="large")
         left.plotly_chart(confusion_figure(run.transfer.confusion, outcome.class_names,
                                            title="Transfer learning"), key=P + "cm_transfer")
