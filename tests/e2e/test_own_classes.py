@@ -11,8 +11,7 @@ from playwright.sync_api import Page, expect
 
 from bench.appserver import CHROMIUM_FLAGS
 from tests.e2e.conftest import CHROMIUM
-from tests.e2e.helpers import assert_no_exception, choose_source, image_caption, open_app, \
-    wait_idle
+from tests.e2e.helpers import assert_no_exception, choose_source, image_caption, open_app, wait_idle
 
 pytestmark = pytest.mark.e2e
 
