@@ -40,6 +40,7 @@ SCRIPTS: list[tuple[str, list[str]]] = [
     ("channels", ["bench_channels.py"]),
     ("attribution", ["bench_attribution.py"]),
     ("efficientnet", ["bench_efficientnet.py"]),
+    ("transfer", ["bench_transfer.py"]),
     ("load", ["load.py", "--sessions", "50", "--duration", "300"]),
     ("load_photo", ["load.py", "--sessions", "50", "--duration", "300",
                     "--pages", "gradcam_photo"]),

@@ -111,6 +111,7 @@ class Session:
         self.elements = 0
         self.text: list[str] = []  # markdown, captions and image captions of the last rerun
         self.headings: list[str] = []  # st.title / st.header / st.subheader of the last rerun
+        self.auto_reruns: dict[str, float] = {}  # fragment id -> seconds (st.fragment run_every)
         self._finished: asyncio.Future | None = None
         self._file_urls: dict[str, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
@@ -185,8 +186,23 @@ class Session:
         self.states[widget.id] = state(widget)
         return await self.rerun()
 
-    async def rerun(self, first: bool = False) -> float:
-        """Send rerun_script and wait for script_finished. Returns seconds."""
+    async def click(self, key: str) -> float:
+        """Press button ``key`` and rerun, as a click does: the trigger is sent once, then
+        forgotten (a button is True for one rerun only). Seconds."""
+        widget = self.widgets.get(key)
+        if widget is None:
+            raise SessionError("widget", f"button {key!r} is not on the page "
+                            f"(seen: {', '.join(sorted(self.widgets)) or 'none'})")
+        self.states[widget.id] = WidgetState(id=widget.id, trigger_value=True)
+        try:
+            return await self.rerun()
+        finally:
+            self.states.pop(widget.id, None)
+
+    async def rerun(self, first: bool = False, fragment: str = "") -> float:
+        """Send rerun_script and wait for script_finished. Returns seconds. ``fragment``: run
+        that fragment only, as the browser does for an ``st.fragment(run_every=…)`` (ids in
+        ``auto_reruns``); a fragment that calls ``st.rerun()`` runs the whole page after."""
         msg = BackMsg()
         client = msg.rerun_script
         client.query_string = self.query
@@ -194,6 +210,11 @@ class Session:
             client.page_name = self.page
         else:
             client.page_script_hash = self.page_hash
+        if fragment:
+            client.fragment_id = fragment
+            client.is_auto_rerun = True
+        else:
+            self.auto_reruns.clear()  # the page's run registers its fragments again
         client.widget_states.widgets.extend(self.states.values())
         client.cached_message_hashes.extend(self.cache)
         client.context_info.timezone = "UTC"
@@ -212,7 +233,7 @@ class Session:
             raise SessionError("timeout", f"{self.page}: no script_finished after "
                             f"{self.timeout:.0f} s") from err
         took = time.perf_counter() - start
-        if self.title and self.title not in self.headings:
+        if self.title and not fragment and self.title not in self.headings:
             raise SessionError("page", f"the rerun of /{self.page} did not draw its title "
                             f"{self.title!r} (headings: {self.headings})")
         return took
@@ -300,6 +321,8 @@ class Session:
             self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":
             self.query = msg.page_info_changed.query_string
+        elif kind == "auto_rerun":
+            self.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "script_finished":
             status = msg.script_finished
             if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
@@ -341,6 +364,8 @@ class Session:
             self.text.append(getattr(element, kind).body)
         elif kind == "imgs":
             self.text.extend(img.caption for img in element.imgs.imgs)
+        elif kind == "metric":
+            self.text.append(f"{element.metric.label}: {element.metric.body}")
         else:
             proto = getattr(element, kind, None)
             wid = getattr(proto, "id", "") if proto is not None else ""

@@ -143,6 +143,7 @@ from cnnviz.models.transfer import (
     confusion_matrix,
     held_out_split,
     image_features,
+    judge_scratch,
     transfer_learn,
     with_head,
 )
@@ -370,6 +371,7 @@ __all__ = [
     "confusion_matrix",
     "held_out_split",
     "image_features",
+    "judge_scratch",
     "transfer_learn",
     "with_head",
     "MAX_WEIGHTS_MB",

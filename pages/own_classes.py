@@ -8,17 +8,12 @@ import streamlit as st
 from cnnviz import (
     AUGMENTATIONS,
     EPOCHS,
-    MAX_WEIGHTS_MB,
     UPLOAD_EXTENSIONS,
-    WEIGHTS_ARCHITECTURES,
-    WeightsError,
     confusion_figure,
-    load_head,
     load_image,
-    load_weights,
     save_head,
 )
-from ui import catalog, own, state, views, widgets
+from ui import catalog, own, own_view, state, views, widgets
 from ui.boot import ensure_app_navigation
 from ui.sidebar import escape_markdown
 
@@ -138,7 +133,8 @@ augment = t1.toggle("Light augmentation", key=P + "augment",
                     f"{' and '.join(AUGMENTATIONS)}.")
 scratch = t2.toggle("Compare with a CNN from scratch", True, key=P + "scratch",
                     help="A small CNN (about 6,000 weights, random at first) trained on the "
-                    "same images for the same epochs. It adds a second or two.")
+                    "same images for the same epochs, beside the page: its numbers join the "
+                    "new head's a few seconds later.")
 problem = found.train_problem()
 pressed = t3.button("Train", key=P + "train", type="primary", icon=":material/play_arrow:",
                     disabled=problem is not None)
@@ -165,25 +161,19 @@ if outcome is not None and entry is not None:
                 "for one of them to be held out.", icon=":material/info:")
     else:
         held = len(run.held_out)
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Transfer learning", f"{run.transfer.accuracy:.0%}",
-                  help=f"Right on {held} held-out images the head did not train on.")
-        if run.scratch is not None:
-            m2.metric("CNN from scratch", f"{run.scratch.accuracy:.0%}",
-                      help="The same held-out images, after the same epochs on the same "
-                      "training images.")
-        m3.metric("Chance", f"{1 / len(outcome.class_names):.0%}")
-        st.caption(f"About a quarter of each class ({held} images) was held out: both networks "
-                   f"trained on the other {len(run.train)} and were judged on these. The head "
-                   "you keep was then trained again on every image. With so few held-out "
-                   f"images, one more right or wrong moves a score by {100 / held:.0f} points: "
-                   "add images for steadier numbers.")
+        st.caption(f"About a quarter of each class ({held} images) was held out: the networks "
+                   f"trained on the other {len(run.train)} and were judged on these; chance "
+                   f"is {1 / len(outcome.class_names):.0%}. The head you keep was then trained "
+                   "again on every image. With so few held-out images, one more right or wrong "
+                   f"moves a score by {100 / held:.0f} points: add images for steadier numbers.")
         left, right = st.columns(2, gap="large")
-        left.plotly_chart(confusion_figure(run.transfer.confusion, outcome.class_names,
-                                           title="Transfer learning"), key=P + "cm_transfer")
-        if run.scratch is not None:
-            right.plotly_chart(confusion_figure(run.scratch.confusion, outcome.class_names,
-                                                title="CNN from scratch"), key=P + "cm_scratch")
+        with left:
+            st.metric("Transfer learning", f"{run.transfer.accuracy:.0%}",
+                      help=f"Right on {held} held-out images the head did not train on.")
+            st.plotly_chart(confusion_figure(run.transfer.confusion, outcome.class_names),
+                            key=P + "cm_transfer")
+        with right:
+            own_view.scratch_view(outcome)
         st.caption("Rows: the true class; columns: what the network said. Right answers sit on "
                    "the diagonal. With ten images a class the CNN from scratch has too little "
                    "to learn edges, textures and shapes from; the pretrained features already "
@@ -208,35 +198,4 @@ if outcome is not None and entry is not None:
                        "again below, in a later session.")
 
 # --- bring a network ---------------------------------------------------------------------------
-with st.expander("Load a head or your own weights", icon=":material/upload_file:"):
-    kind = st.segmented_control("File", ("head", "weights"), key=P + "file_kind",
-                                default="head", required=True,
-                                format_func=lambda k: {"head": "A head from this page",
-                                                       "weights": "A state dict"}[k])
-    if kind == "weights":
-        arch = st.selectbox("Architecture", WEIGHTS_ARCHITECTURES, key=P + "arch")
-        names = st.text_input("Class names, separated by commas (empty: the architecture's "
-                              "own)", key=P + "names")
-    upload = st.file_uploader(f"Weights file (.pt or .pth, up to {MAX_WEIGHTS_MB} MB)",
-                              type=["pt", "pth", "bin"], key=P + "weights",
-                              max_upload_size=MAX_WEIGHTS_MB)
-    if upload is not None and st.button("Load", key=P + "load", icon=":material/input:"):
-        try:
-            if kind == "head":
-                model = load_head(upload.getvalue())
-            else:
-                listed = [n.strip() for n in names.split(",") if n.strip()] or None
-                model = load_weights(upload.getvalue(), arch, listed)
-            loaded = state.add_own_model(model, f"{kind} file")
-            st.success(f"Loaded: “{escape_markdown(loaded.label)}” is on every network "
-                       "page's model list now.", icon=":material/check:")
-        except WeightsError as err:
-            st.error(f"“{escape_markdown(upload.name)}” was refused. {err}",
-                     icon=":material/block:")
-    st.caption("Files are read with `torch.load(weights_only=True)`, so a file holding code is "
-               "refused unread, and every name and shape is checked before loading. Nothing "
-               "is saved: the network lasts as long as this browser session. ResNet-18 (45 MB) "
-               "fits the limit; AlexNet (233 MB) fits saved in half precision, VGG-16 (528 MB) "
-               "does not. torchvision's ImageNet weights downloaded at home go in the torch "
-               "hub cache (`~/.cache/torch/hub/checkpoints`), where the Models page finds "
-               "them.")
+own_view.bring_network()

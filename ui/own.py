@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,12 +22,14 @@ import streamlit as st
 from cnnviz import (
     EPOCHS,
     ImageError,
+    Judgement,
     TransferRun,
     augmented,
     compare_transfer,
     encode_for_display,
     fit_within,
     image_features,
+    judge_scratch,
     load_image,
     make_shapes,
     mnist_sample,
@@ -57,6 +60,9 @@ MAX_IMAGES = 50  # per class
 KEEP_SIDE = 320
 THUMB_SIDE = 96
 SHAPE_NAMES = ("circle", "square", "triangle", "star")
+#: The CNNs from scratch train here, beside the page: the new head's numbers show at once and
+#: the comparison joins them a second or two later. Two at a time (two cores); more wait.
+SCRATCH_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cnnviz-scratch")
 #: Seed of the ready-made shapes: a set of its own, not the shapes CNN's training or
 #: held-out images.
 SHAPES_SEED = 15
@@ -226,17 +232,26 @@ class Outcome:
 
     name: str  # the own network's name (``state.OWN_MODELS``)
     class_names: tuple[str, ...]
-    run: TransferRun
+    run: TransferRun  # the new head, judged; its ``scratch`` is None (see ``scratch``)
     augment: bool
     counts: tuple[int, ...]  # images per class
-    seconds: float
+    seconds: float  # until the head was trained and judged
+    # The CNN from scratch on the same split, training on SCRATCH_WORKERS; None when not
+    # asked for or when nothing could be held out.
+    scratch: Future | None = None
+
+    def scratch_result(self) -> Judgement | None:
+        """The comparison when it is ready (None while it trains or when there is none)."""
+        if self.scratch is None or not self.scratch.done():
+            return None
+        return self.scratch.result()
 
 
 def train(augment: bool, scratch: bool, progress: Callable[[float, str], None]) -> Outcome:
     """Train a new head on the classes (features kept per image), judged on a held-out part
-    of each class beside a CNN from scratch; the network joins this session's networks,
-    replacing the one the previous training made. ValueError when the classes cannot be
-    trained on."""
+    of each class; the network joins this session's networks, replacing the one the previous
+    training made. With ``scratch``, a CNN from scratch starts training on the same split on
+    SCRATCH_WORKERS. ValueError when the classes cannot be trained on."""
     found = classes()
     problem = found.train_problem()
     if problem:
@@ -246,16 +261,23 @@ def train(augment: bool, scratch: bool, progress: Callable[[float, str], None]) 
     examples = [e for imgs in found.images for e in imgs]
     labels = [c for c, imgs in enumerate(found.images) for _ in imgs]
     names = tuple(" ".join(n.split()) for n in found.names)
-    rows = np.stack([found.features[e.digest][0] for e in examples])
+    rows = np.concatenate([found.features[e.digest] for e in examples])
     extra = [found.features[e.digest + VIEWS] for e in examples] if augment else None
     run = compare_transfer([e.pixels for e in examples], labels, names, base=BASE,
-                           features=rows, extra_features=extra, scratch=scratch,
+                           features=rows, extra_features=extra, scratch=False,
                            steps=EPOCHS, progress=lambda f, what: progress(0.6 + 0.4 * f, what))
     previous = st.session_state.get(state.OWN_RUN)
     if previous is not None:
         state.own_models().pop(previous.name, None)
+        if previous.scratch is not None:
+            previous.scratch.cancel()  # if it has not started: nobody will read it
     entry = state.add_own_model(run.model, "trained here")
+    job = None
+    if scratch and len(run.held_out):
+        job = SCRATCH_WORKERS.submit(judge_scratch, [e.pixels for e in examples], labels,
+                                     run.train, run.held_out, len(names), augment=augment,
+                                     steps=EPOCHS)
     outcome = Outcome(entry.name, names, run, augment, tuple(len(i) for i in found.images),
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, job)
     st.session_state[state.OWN_RUN] = outcome
     return outcome

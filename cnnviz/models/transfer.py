@@ -48,6 +48,7 @@ __all__ = [
     "head_layer",
     "held_out_split",
     "image_features",
+    "judge_scratch",
     "scratch_cnn",
     "scratch_input",
     "train_head",
@@ -312,6 +313,28 @@ class TransferRun:
     seconds: dict[str, float] = field(default_factory=dict)  # phase -> seconds
 
 
+def judge_scratch(images: Sequence[np.ndarray], labels: Sequence[int], train: np.ndarray,
+                  held_out: np.ndarray, n_classes: int, *, augment: bool = False,
+                  steps: int = EPOCHS, seed: int = 0) -> Judgement:
+    """``scratch_cnn`` trained from random weights on ``images[train]`` (with their
+    ``augmented`` views when ``augment``) for ``steps`` full-batch epochs, judged on
+    ``images[held_out]``: the comparison ``compare_transfer`` puts beside the new head, also
+    run on its own (a page can show the head first and this when it is ready)."""
+    started = time.perf_counter()
+    y = np.asarray(labels, dtype=np.int64)
+    views, view_labels = [], []
+    for i in train:
+        extra = augmented(images[i]) if augment else []
+        views += [images[i], *extra]
+        view_labels += [int(y[i])] * (1 + len(extra))
+    net = train_scratch(views, view_labels, n_classes, steps=steps, seed=seed)
+    with torch.no_grad():
+        guess = net(scratch_input([images[i] for i in held_out])).argmax(1).numpy()
+    return Judgement("scratch", y[held_out], guess, confusion_matrix(y[held_out], guess,
+                                                                     n_classes),
+                     time.perf_counter() - started)
+
+
 def compare_transfer(images: Sequence[np.ndarray], labels: Sequence[int],
                      class_names: Sequence[str], *, base: str = "efficientnet_lite0",
                      features: np.ndarray | None = None,
@@ -363,18 +386,9 @@ def compare_transfer(images: Sequence[np.ndarray], labels: Sequence[int],
                                 time.perf_counter() - t0)
         if scratch:
             report(0.65, "Training a CNN from scratch")
-            t0 = time.perf_counter()
-            views, view_labels = [], []
-            for i in train:
-                extra = augmented(images[i]) if extra_features is not None else []
-                views += [images[i], *extra]
-                view_labels += [int(y[i])] * (1 + len(extra))
-            net = train_scratch(views, view_labels, n, steps=steps, seed=seed)
-            with torch.no_grad():
-                guess = net(scratch_input([images[i] for i in test])).argmax(1).numpy()
-            judged_scratch = Judgement("scratch", y[test], guess,
-                                       confusion_matrix(y[test], guess, n),
-                                       time.perf_counter() - t0)
+            judged_scratch = judge_scratch(images, y, train, test, n,
+                                           augment=extra_features is not None, steps=steps,
+                                           seed=seed)
     report(0.95, "Training the head you keep, on every image")
     t0 = time.perf_counter()
     head = train_head(*rows(np.arange(len(y))), n, steps=steps, seed=seed)
