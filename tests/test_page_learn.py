@@ -80,14 +80,14 @@ def test_numbers_on_the_first_and_seventh_steps_are_cnnvizs():
     assert "**73,856**" in "\n".join(e.value for e in at.markdown)  # two 3×3 convs, 64→64
 
 
-def test_transfer_learning_says_whether_imagenet_weights_are_here():
+def test_transfer_learning_counts_efficientnets_new_head_and_opens_your_own_classes():
     at = open_page(PAGE, step="9")
     text = markdown_text(at)
-    from cnnviz import MODELS
-
-    cached = MODELS["resnet18"].weights.cached_path().exists()
-    assert ("are **not** in this machine's torch cache" in text) is not cached
-    assert "`5 × (512 + 1) = 2,565`" in text
+    assert "`5 × (1,280 + 1) = 6,405`" in text and "`1,000 × (1,280 + 1) = 1,281,000`" in text
+    assert "of the 3,377,413 parameters" in text  # 4,652,008 − 1,281,000 + 6,405
+    at.button(key="learn.view.9.0").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Your own classes"
 
 
 #: Views that spell out a page's default value (so the link keeps working if the default
@@ -101,6 +101,7 @@ DEFAULT_VALUED = {
     ("pages/gradcam.py", "model"): "gradcam.model",
     ("pages/filters.py", "model"): "filters.model",
     ("pages/feature_maps.py", "model"): "fmaps.model",
+    ("pages/models.py", "model"): "models.model",
 }
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from cnnviz import (
     CLASSIC_5X5,
     MODELS,
@@ -413,43 +411,44 @@ def _grad_cam(img: ImageSize) -> Step:
 
 
 def _transfer(img: ImageSize) -> Step:
-    rows = {row["name"]: row for row in networks.layer_table("resnet18")}
-    features = int(np.prod(rows["avgpool"]["output_shape"]))
-    classes = len(MODELS["resnet18"].class_names)
-    total = networks.totals("resnet18")["params"]
+    name = "efficientnet_lite0"
+    head = next(row for row in networks.layer_table(name) if row["name"] == "fc")
+    classes = len(MODELS[name].class_names)
+    features = head["macs"] // classes  # a dense layer: one multiply-add per input and output
+    total = networks.totals(name)["params"]
     old_head = dense_params(features, classes)
     new_head = dense_params(features, 5)
-    cached = MODELS["resnet18"].weights.cached_path().exists()
-    weights = (
-        "ResNet-18's ImageNet weights are in this machine's torch cache, so the Models page "
-        "shows the trained network and its guesses for your image."
-        if cached else
-        "ResNet-18's ImageNet weights are **not** in this machine's torch cache. With a "
-        "connection they are downloaded once; offline the Models page runs ResNet-18 with "
-        "random weights and an *untrained* badge: its layers and counts are real, its answers "
-        "noise. The app's own trained networks, digits and shapes, show what learned kernels "
-        "look like."
-    )
     return Step(
         "Transfer learning",
         "Training a big network from scratch needs millions of labelled images. Transfer "
         "learning reuses one: take a network trained on ImageNet, keep its convolutions (edges, "
         "textures and parts are useful for almost any photo) and replace only the last layer "
-        "with a new one for your own classes. Often only that layer is trained. " + weights,
-        (View("pages/models.py", "Open ResNet-18 on the Models page", (("model", "resnet18"),)),
-         View("pages/filters.py", "Open the digits network's learned kernels",
-              (("model", "digits"),)),
+        "with a new one for your own classes. Often only that layer is trained. The app ships "
+        "EfficientNet-Lite0 with its ImageNet weights: on the Your own classes page you make a "
+        "few classes from your own pictures (or a ready-made set), train its new last layer "
+        "in seconds beside a small CNN from scratch, and then explore your network on every "
+        "page.",
+        (View("pages/own_classes.py", "Open Your own classes: train on your own pictures"),
+         View("pages/models.py", "Open EfficientNet-Lite0 on the Models page",
+              (("model", name),)),
          View("pages/training.py", "Open the Training page: a 3-epoch run on the digits",
               (("epochs", "3"),))),
         (
-            TryThis(f"ResNet-18's last layer maps {features} features to {classes:,} ImageNet "
-                    "classes. How many parameters does a new last layer for 5 classes have, and "
-                    "what share of the network is that?",
+            TryThis(f"EfficientNet-Lite0's last layer maps {features:,} features to "
+                    f"{classes:,} ImageNet classes. How many parameters does a new last layer "
+                    "for 5 classes have, and what share of the network is that?",
                     f"`{dense_params_text(features, 5)}`, against "
                     f"`{dense_params_text(features, classes)}` before: "
                     f"{new_head / (total - old_head + new_head):.3%} of the "
                     f"{total - old_head + new_head:,} parameters. Freeze the rest and "
                     "training only has to fit those."),
+            TryThis("On Your own classes, train on the shapes with 10 images a class. Why does "
+                    "the CNN from scratch stay near chance while the new head does much "
+                    "better?",
+                    "The CNN from scratch must learn edges, corners and shapes from 30-odd "
+                    "pictures, far too few. The pretrained features already hold edges, "
+                    "textures and parts, so only the last layer has to be learnt, and a few "
+                    "images a class are enough for that."),
             TryThis("Why can kernels learned on ImageNet photos help with X-rays or "
                     "handwriting?",
                     "Because the first layers find edges, blobs and textures, and every "
