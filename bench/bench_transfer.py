@@ -180,7 +180,7 @@ async def load(sessions: int) -> None:
     record(f"Transfer learning: {sessions} sessions training at once, the slowest (head and "
            "CNN from scratch)", max(times), "s", 30)
     record(f"… the head's numbers, the slowest of the {sessions}", max(heads), "s", 30)
-    record(f"… errors in those {sessions} sessions", len(errors), "", 0)
+    record(f"… errors in those {sessions} sessions", len(errors), "errors", 1)
     record("… server RSS after the sessions left / before", after / before, "×", 1.10)
 
 
