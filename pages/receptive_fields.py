@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import MODELS, LayerError, ModelError, centre_unit
+from cnnviz import LayerError, ModelError, centre_unit
 from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
 from ui.cache import models, networks, playground
@@ -12,7 +12,7 @@ ensure_app_navigation()
 
 PAGE = catalog.RECEPTIVE_FIELDS
 P = PAGE.prefix
-CHOICES = (models.LESSON, *MODELS)
+CHOICES = (models.LESSON, *models.names())
 AUTO = -1  # unit row/column "the centre of the map"
 MODEL = choice_param("model", P + "model", defaults.RECEPTIVE_FIELD_NETWORK, CHOICES)
 SCALE = choice_param("scale", P + "scale", defaults.INPUT_SCALES[0], defaults.INPUT_SCALES,
@@ -83,7 +83,7 @@ link = Link()  # one notice for the link's bad values, whatever stage finds them
 link.seed([MODEL, SCALE])  # a link's size is read (and a bad one named) whatever the network
 net_col, size_col = st.columns([4, 1])
 name = widgets.select(MODEL, "Network", net_col, on_change=_model_changed,
-                      format_func=lambda n: f"{n}: {models.spec(n).description}")
+                      format_func=models.labeller(MODEL.options))
 side = None  # the network's own input size
 if models.spec(name).any_size:
     own = models.spec(name).input_size[1]

@@ -113,7 +113,9 @@ def test_the_new_network_joins_every_network_page(trained):
                       ("pages/architecture.py", "arch.model"),
                       ("pages/overview.py", "overview.model"),
                       ("pages/filters.py", "filters.model"),
-                      ("pages/models.py", "models.model")):
+                      ("pages/models.py", "models.model"),
+                      ("pages/channels.py", "channels.model"),
+                      ("pages/receptive_fields.py", "rf.model")):
         at.switch_page(page).run()
         at.selectbox(key=key).set_value(name).run()
         _no_exception(at)

@@ -296,3 +296,41 @@ def test_uploads_are_never_written_to_disk(page: Page, app_url):
                            if _holds(p, token)]
     finally:
         planted.unlink()
+
+
+def test_your_own_classes_writes_nothing_to_disk(page: Page, app_url):
+    """Images added to a class (a small PNG and a spooled 1.2 MB BMP, both with a token),
+    their features, the training and the network it makes stay in memory: no file the
+    server has open or changed since holds the token."""
+    pid = _server_pid(app_url)
+    token = b"cnnviz-own-" + secrets.token_hex(16).encode()
+    small = _png(load_sample("coffee")[:64, :64], Comment=token.decode())
+    large = _bmp_with_token(640, token)
+    home = Path.home()
+    roots = [ROOT, Path(tempfile.gettempdir()), *[home / d for d in HOME_DIRS]]
+    fds_before = set(_open_files(pid).values())
+    since = time.time() - 1
+
+    open_app(page, f"{app_url}/own_classes")
+    main = page.get_by_test_id("stMain")
+    main.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(files=[
+        {"name": "token-small.png", "mimeType": "image/png", "buffer": small},
+        {"name": "token-large.bmp", "mimeType": "image/bmp", "buffer": large}])
+    wait_idle(page)
+    expect(main.get_by_text("Your classes · 2 images")).to_be_visible(timeout=WAIT)
+    main.get_by_role("button", name="Add the sidebar image").nth(1).click()
+    wait_idle(page)
+    main.get_by_role("button", name="Add the sidebar image").nth(1).click()  # refused: twice
+    wait_idle(page)
+    expect(main.get_by_text("is in Class 2 already")).to_be_visible(timeout=WAIT)
+    main.get_by_role("button", name="Train", exact=True).click()
+    expect(main.get_by_text(re.compile(r"Trained on 3 images in"))).to_be_visible(timeout=WAIT)
+    wait_idle(page)
+    assert_no_exception(page)
+
+    open_now = _open_files(pid)
+    assert not [t for fd, t in open_now.items() if _holds(fd, token)], open_now
+    new_deleted = [t for t in open_now.values() if "(deleted)" in t and t not in fds_before]
+    assert not new_deleted, new_deleted
+    holders = [p for p in _changed_files(roots, since) if _holds(p, token)]
+    assert not holders, holders

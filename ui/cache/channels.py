@@ -20,6 +20,7 @@ from torch import nn
 import cnnviz
 from cnnviz import SAMPLES, ChannelPeaks, MaximiseConfig, Synthesis
 from ui import state
+from ui.cache import models
 from ui.cache.memo import memo
 from ui.cache.models import Network
 
@@ -62,7 +63,7 @@ def photos(name: str) -> tuple[list[str], tuple[str, ...], torch.Tensor]:
     pictures = [(s.label, s.name, None) for s in SAMPLES.values() if s.group == "Photo"]
     pictures += [(f"upload {i}", u.digest, u) for i, u in
                  enumerate(state.session_uploads(), start=1)]
-    inputs = [_photo_input(name, key, upload.pixels if upload is not None
+    inputs = [_photo_input(models.base(name), key, upload.pixels if upload is not None
                            else cnnviz.load_sample(key)) for _, key, upload in pictures]
     return ([label for label, _, _ in pictures], tuple(key for _, key, _ in pictures),
             torch.cat(inputs))
@@ -70,6 +71,7 @@ def photos(name: str) -> tuple[list[str], tuple[str, ...], torch.Tensor]:
 
 @memo(max_entries=128, ttl=3600)
 def _photo_input(name: str, key: str, _pixels) -> torch.Tensor:
+    """The picture as registry network ``name`` takes it (an own network: its base's)."""
     return cnnviz.preprocess(name, _pixels)
 
 
