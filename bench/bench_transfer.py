@@ -38,7 +38,7 @@ from bench.load import rss_mb, settle  # noqa: E402
 from bench.streamlit_client import Session, SessionError  # noqa: E402
 from bench.timing import record  # noqa: E402
 from cnnviz import (  # noqa: E402
-    EPOCHS,
+    TRANSFER_EPOCHS,
     augmented,
     compare_transfer,
     image_features,
@@ -77,12 +77,12 @@ def accuracy() -> None:
     with torch.no_grad():
         said = run.model.fc(torch.as_tensor(test_features)).argmax(1).numpy()
     augmented_acc = float((said == test_y).mean())
-    net = train_scratch(train_x, train_y, 4, steps=EPOCHS)
+    net = train_scratch(train_x, train_y, 4, steps=TRANSFER_EPOCHS)
     with torch.no_grad():
         said = net(scratch_input(test_x)).argmax(1).numpy()
     scratch = float((said == test_y).mean())
     print(f"accuracy on {len(test_y)} held-out shapes, 10 training images a class:")
-    print(f"  transfer (new head, {EPOCHS} epochs)     {transfer:6.1%}   target ≥ 75%")
+    print(f"  transfer (new head, {TRANSFER_EPOCHS} epochs)     {transfer:6.1%}   target ≥ 75%")
     print(f"  transfer with augmentation             {augmented_acc:6.1%}")
     print(f"  CNN from scratch, same 40, same epochs {scratch:6.1%}   chance 25%")
     record("Transfer learning, shapes 10 a class: held-out accuracy (400 images)",
@@ -110,7 +110,7 @@ def speed() -> None:
     print(f"40 images from nothing (features, judged head, kept head): {head:.2f} s   "
           "target ≤ 5 s")
     print(f"adding one image and training again: {add:.2f} s   target ≤ 1.5 s")
-    print(f"the CNN from scratch beside it (32 training images, {EPOCHS} epochs): "
+    print(f"the CNN from scratch beside it (32 training images, {TRANSFER_EPOCHS} epochs): "
           f"{scratch:.2f} s")
     record("Transfer learning: 40 images, features + training (1 thread)", head, "s", 5)
     record("Transfer learning: one image added, training again", add, "s", 1.5)

@@ -28,6 +28,7 @@ from cnnviz.attribution import (
     grad_cam_maps,
     upsample,
 )
+from cnnviz.models.registry import seeded
 from cnnviz.network.hooks import borrowed, get_layer, private_copy
 from cnnviz.network.tables import weight_layers
 
@@ -77,8 +78,7 @@ def randomise_top_layers(model: nn.Module, top_layers: int, seed: int = 0
     chosen = tuple(reversed(names[-int(top_layers):]))
     copy_ = private_copy(model, share_weights=False)
     modules = dict(copy_.named_modules())
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         for name in chosen:
             modules[name].reset_parameters()
     return copy_, chosen

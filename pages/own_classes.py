@@ -7,15 +7,14 @@ import streamlit as st
 
 from cnnviz import (
     AUGMENTATIONS,
-    EPOCHS,
+    TRANSFER_EPOCHS,
     UPLOAD_EXTENSIONS,
     confusion_figure,
-    load_image,
     save_head,
 )
 from ui import catalog, own, own_view, state, views, widgets
 from ui.boot import ensure_app_navigation
-from ui.sidebar import escape_markdown
+from ui.sidebar import UPLOAD_LIMIT_MB, escape_markdown
 
 ensure_app_navigation()
 
@@ -28,26 +27,17 @@ found = own.classes()
 gen = found.generation
 
 
-def _bump() -> None:
-    found.generation += 1  # fresh uploaders and cameras: the files they held are read
-
-
 def _uploaded(c: int) -> None:
     found.problems = own.add_files(c, st.session_state.get(f"{P}upload.{gen}.{c}") or [])
-    _bump()
+    found.changed()  # fresh uploaders: the files they held are read
 
 
 def _snapshot() -> None:
     shot = st.session_state.get(f"{P}camera.{gen}")
-    target = st.session_state.get(P + "camera_class", 0)
-    if shot is None:
-        return
-    try:
-        found.problems = [p for p in [own.add_image(target, load_image(shot.getvalue()),
-                                                    "webcam shot")] if p]
-    except ValueError as err:
-        found.problems = [f"The webcam shot was not loaded. {err}"]
-    _bump()
+    if shot is not None:
+        found.problems = own.add_shot(st.session_state.get(f"{P}camera_class.{gen}", 0),
+                                      shot.getvalue())
+        found.changed()
 
 
 def _sidebar_image(c: int) -> None:
@@ -55,19 +45,9 @@ def _sidebar_image(c: int) -> None:
     found.problems = [p for p in [own.add_image(c, image.pixels, image.label)] if p]
 
 
-def _renamed(c: int) -> None:
-    found.names[c] = st.session_state[f"{P}name.{gen}.{c}"][:40]
-
-
-def _structure(change) -> None:
-    change()
-    _bump()
-
-
 def _ready_made() -> None:
     own.ready_made(st.session_state[P + "set"], st.session_state[P + "per_class"],
                    st.session_state.get(P + "digits", (3, 8)))
-    st.session_state[state.OWN_CLASSES].generation = gen + 1
 
 
 st.title("Your own classes")
@@ -98,16 +78,17 @@ for problem in found.problems:
 for c, name in enumerate(found.names):
     with st.container(border=True):
         top, count, drop = st.columns([3, 1, 1], vertical_alignment="bottom")
-        top.text_input("Class name", name, key=f"{P}name.{gen}.{c}", max_chars=40,
-                       on_change=_renamed, args=(c,))
+        top.text_input("Class name", name, key=f"{P}name.{gen}.{c}", max_chars=own.NAME_LENGTH,
+                       on_change=lambda c=c: found.rename(c, st.session_state[
+                           f"{P}name.{gen}.{c}"]))
         count.markdown(f"**{len(found.images[c])}** of {own.MAX_IMAGES} images")
         drop.button("Remove class", key=f"{P}drop.{gen}.{c}", icon=":material/delete:",
                     disabled=len(found.names) <= own.MIN_CLASSES,
-                    on_click=_structure, args=(lambda c=c: found.remove_class(c),))
+                    on_click=found.remove_class, args=(name,))
         up, side = st.columns([3, 1], vertical_alignment="bottom")
         up.file_uploader(f"Add images to {name}", type=list(UPLOAD_EXTENSIONS),
                          accept_multiple_files=True, key=f"{P}upload.{gen}.{c}",
-                         on_change=_uploaded, args=(c,), max_upload_size=20)
+                         on_change=_uploaded, args=(c,), max_upload_size=UPLOAD_LIMIT_MB)
         side.button("Add the sidebar image", key=f"{P}side.{gen}.{c}", on_click=_sidebar_image,
                     args=(c,), help="The image in the sidebar: a sample, an upload, your "
                     "drawing (Draw) or a webcam shot (Camera).")
@@ -116,13 +97,13 @@ for c, name in enumerate(found.names):
             with thumbs[i % 8]:
                 st.image(example.thumb, caption=escape_markdown(example.origin)[:24])
                 st.button("✕", key=f"{P}rm.{gen}.{c}.{i}", help=f"Remove {example.origin}",
-                          on_click=_structure, args=(lambda c=c, i=i: found.remove(c, i),))
+                          on_click=found.remove, args=(example.digest,))
 st.button("Add a class", key=P + "add_class", icon=":material/add:",
           disabled=len(found.names) >= own.MAX_CLASSES,
-          on_click=_structure, args=(found.add_class,))
+          on_click=found.add_class)
 with st.expander("Webcam: add a shot to a class", icon=":material/photo_camera:"):
     st.selectbox("Class", range(len(found.names)), format_func=lambda i: found.names[i],
-                 key=P + "camera_class")
+                 key=f"{P}camera_class.{gen}")
     st.camera_input("Take a shot", key=f"{P}camera.{gen}", on_change=_snapshot)
 
 # --- train ----------------------------------------------------------------------------------
@@ -152,24 +133,25 @@ outcome = st.session_state.get(state.OWN_RUN)
 entry = state.own_models().get(outcome.name) if outcome else None
 if outcome is not None and entry is not None:
     run = outcome.run
+    n = len(outcome.class_names)
     st.markdown(f"Trained on {sum(outcome.counts)} images in {outcome.seconds:.1f} s: the "
-                f"new last layer ({len(outcome.class_names)} × 1,280 weights + "
-                f"{len(outcome.class_names)} biases), {EPOCHS} full-batch epochs"
+                f"new last layer ({n} × {own.head_inputs():,} weights + {n} biases), "
+                f"{TRANSFER_EPOCHS} full-batch epochs"
                 + (", with augmentation." if outcome.augment else "."))
     if run.transfer is None:
         st.info("No image could be held out to judge the network: a class needs two images "
                 "for one of them to be held out.", icon=":material/info:")
     else:
         held = len(run.held_out)
-        st.caption(f"About a quarter of each class ({held} images) was held out: the networks "
-                   f"trained on the other {len(run.train)} and were judged on these; chance "
-                   f"is {1 / len(outcome.class_names):.0%}. The head you keep was then trained "
-                   "again on every image. With so few held-out images, one more right or wrong "
-                   f"moves a score by {100 / held:.0f} points: add images for steadier numbers.")
+        st.caption(own.held_out_text(outcome) + " The head you keep was then trained again on "
+                   "every image. With so few held-out images, one more right or wrong moves a "
+                   f"score by {100 / held:.0f} points: add images for steadier numbers.")
         left, right = st.columns(2, gap="large")
         with left:
+            hits = int((run.transfer.truth == run.transfer.predicted).sum())
             st.metric("Transfer learning", f"{run.transfer.accuracy:.0%}",
-                      help=f"Right on {held} held-out images the head did not train on.")
+                      help=f"{hits} of {held} held-out images right, which the head did not "
+                      "train on.")
             st.plotly_chart(confusion_figure(run.transfer.confusion, outcome.class_names),
                             key=P + "cm_transfer")
         with right:

@@ -174,8 +174,9 @@ def test_an_upload_error_goes_with_the_attempt():
 
 
 def test_a_file_over_the_upload_limit_is_refused_before_decoding(monkeypatch):
-    """The browser refuses files over 20 MB and the server answers 413, but AppTest (like a
-    hand-made request) skips both: the sidebar checks the size again, and never decodes."""
+    """The browser refuses images over 20 MB (and the server anything over 200 MB, the
+    weights files' limit), but AppTest (like a hand-made request) skips both: the sidebar
+    checks the size again, and never decodes."""
     from ui import sidebar
 
     def no_decoding(data):

@@ -17,6 +17,10 @@ PAGE = "pages/own_classes.py"
 P = "own."
 
 
+def outcome_names(at) -> tuple[str, ...]:
+    return at.session_state[state.OWN_RUN].class_names
+
+
 def _no_exception(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -96,7 +100,11 @@ def test_training_shows_both_accuracies_and_confusion_matrices(trained):
     assert len(trained.get("plotly_chart")) == 2
     assert run.transfer.confusion.sum() == 8 and scratch.confusion.sum() == 8
     assert scratch.truth.tolist() == run.transfer.truth.tolist()  # the same held-out images
-    assert any("chance is 25%" in c.value for c in trained.caption)
+    captions = "\n".join(c.value for c in trained.caption)
+    assert ("Held out and judged: 8 images (circle 2 of 6, square 2 of 6, triangle 2 of 6, "
+            "star 2 of 6); the networks trained on the other 16.") in captions
+    assert "most common held-out class would score 25%" in captions
+    assert f"On its own training images it gets {scratch.train_accuracy:.0%} right" in captions
 
 
 def test_the_new_network_joins_every_network_page(trained):
@@ -109,6 +117,14 @@ def test_the_new_network_joins_every_network_page(trained):
     options = at.selectbox(key="gradcam.class").options
     assert len(options) == 5 and any("circle" in o for o in options)
     assert not at.error
+    # the numbers are the new network's, not the base's: P(class) on the cat photo
+    import cnnviz
+    own_model = at.session_state[state.OWN_MODELS][name].model
+    probs = cnnviz.predict("efficientnet_lite0", at.session_state[state.IMAGE].pixels,
+                           model=own_model)
+    k = int(probs.argmax())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[f"P({outcome_names(at)[k]})"] == f"{probs[k]:.1%}"
     for page, key in (("pages/feature_maps.py", "fmaps.model"),
                       ("pages/architecture.py", "arch.model"),
                       ("pages/overview.py", "overview.model"),
@@ -173,3 +189,57 @@ def test_another_session_does_not_know_this_sessions_network(trained):
     _no_exception(at)
     assert at.session_state["gradcam.model"] != name
     assert any("`model`" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_training_again_replaces_the_network_and_reuses_every_images_features(monkeypatch):
+    from ui import own
+    at = open_page(PAGE)
+    at.number_input(key=P + "per_class").set_value(3).run()
+    at.button(key=P + "use_set").click().run()
+    counted = []
+    real = own.image_features
+    monkeypatch.setattr(own, "image_features",
+                        lambda images, **kw: counted.append(len(images)) or real(images, **kw))
+    at.toggle(key=P + "scratch").set_value(False).run()
+    at.button(key=P + "train").click().run()
+    first = at.session_state[state.OWN_RUN].name
+    assert counted == [12]
+    # one more image (the sidebar's cat) into circle, and train again: one image's features
+    gen = at.session_state[state.OWN_CLASSES].generation
+    at.button(key=f"{P}side.{gen}.0").click().run()
+    at.button(key=P + "train").click().run()
+    _no_exception(at)
+    assert counted == [12, 1]
+    second = at.session_state[state.OWN_RUN].name
+    assert second != first and list(at.session_state[state.OWN_MODELS]) == [second]
+    assert at.session_state[state.OWN_RUN].counts == (4, 3, 3, 3)
+    # augmentation asks for the views once, then keeps them too
+    at.toggle(key=P + "augment").set_value(True).run()
+    at.button(key=P + "train").click().run()
+    at.button(key=P + "train").click().run()
+    assert counted == [12, 1, 13 * 2]
+
+
+def test_removing_goes_by_the_image_and_the_class_it_showed():
+    at = open_page(PAGE)
+    at.number_input(key=P + "per_class").set_value(2).run()
+    at.button(key=P + "use_set").click().run()
+    classes = at.session_state[state.OWN_CLASSES]
+    doomed = classes.images[1][0]
+    classes.remove(doomed.digest)
+    assert [len(i) for i in classes.images] == [2, 1, 2, 2]
+    assert doomed.digest not in classes.features
+    classes.remove_class("triangle")
+    classes.remove_class("triangle")  # a second, stale click: nothing more goes
+    assert classes.names == ["circle", "square", "star"]
+    classes.remove_class("circle")
+    classes.remove_class("square")  # two classes stay
+    assert classes.names == ["square", "star"]
+
+
+def test_a_class_name_that_markdown_would_read_is_refused():
+    at = open_page(PAGE)
+    gen = at.session_state[state.OWN_CLASSES].generation
+    at.text_input(key=f"{P}name.{gen}.0").input("[click](https://x.example)").run()
+    assert "Class names may hold letters, digits, spaces" in at.session_state[
+        state.OWN_CLASSES].name_problem()

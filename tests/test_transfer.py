@@ -177,6 +177,23 @@ def test_compare_transfer_judges_both_networks_on_the_same_held_out_images(split
     assert run.model.cnnviz_class_names == NAMES and steps == sorted(steps) and steps[-1] == 1.0
 
 
+def test_the_cnn_from_scratch_trains_on_the_training_part_only(split, monkeypatch):
+    images, labels, _, _ = split
+    seen = []
+    real = transfer.train_scratch
+    monkeypatch.setattr(transfer, "train_scratch", lambda views, ys, n, **kw: seen.append(
+        [v.tobytes() for v in views]) or real(views, ys, n, **kw))
+    train, test = cnnviz.held_out_split(labels, 4)
+    judged = cnnviz.judge_scratch(images, labels, train, test, 4, steps=5)
+    assert seen[0] == [images[i].tobytes() for i in train]
+    assert not {images[i].tobytes() for i in test} & set(seen[0])
+    assert judged.truth.tolist() == [labels[i] for i in test]
+    assert 0 <= judged.train_accuracy <= 1
+    seen.clear()
+    cnnviz.judge_scratch(images, labels, train, test, 4, augment=True, steps=5)
+    assert len(seen[0]) == 3 * len(train)  # each training image and its two views
+
+
 def test_augmented_views_train_but_are_never_judged(split):
     images, labels, _, _ = split
     images, labels = images[::2], labels[::2]  # 5 a class
@@ -203,3 +220,12 @@ def test_with_one_image_a_class_nothing_can_be_judged():
 def test_a_blank_image_gets_uniform_probabilities_over_the_new_classes(learnt):
     probs = cnnviz.predict(BASE, np.zeros((64, 64, 3), np.uint8), model=learnt)
     assert probs.tolist() == [0.25] * 4
+
+
+def test_a_head_on_a_base_with_random_weights_says_so():
+    base = cnnviz.load_model("resnet18")  # offline in the tests: random weights
+    model = cnnviz.transfer_learn([load_sample("cat"), load_sample("coffee")], [0, 1],
+                                  ("cat", "cup"), base="resnet18")
+    assert model.cnnviz_pretrained is base.cnnviz_pretrained
+    assert cnnviz.transfer_learn([load_sample("cat")] * 2, [0, 1], ("a", "b")
+                                 ).cnnviz_pretrained is True  # EfficientNet's package weights

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -24,6 +25,23 @@ def _saved(obj) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def _legacy(obj) -> bytes:
+    """The pre-1.6 format (a bare pickle stream, no zip archive)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=False)
+    return buffer.getvalue()
+
+
+def _deflated(data: bytes) -> bytes:
+    """The same archive with every entry deflated: how a zip bomb packs gigabytes small."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            target.writestr(entry.filename, source.read(entry))
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +71,12 @@ def test_a_head_round_trips_through_its_file(learnt):
     assert heat.shape == (224, 224) and hook_count(back) == 0
 
 
+def test_a_head_in_the_old_format_loads_too(learnt):
+    head = torch.load(io.BytesIO(cnnviz.save_head(learnt)), weights_only=True)
+    back = cnnviz.load_head(_legacy(head))
+    assert torch.equal(back.fc.weight, learnt.fc.weight)
+
+
 def test_a_head_file_is_plain_tensors_and_words():
     data = cnnviz.save_head(cnnviz.transfer_learn([load_sample("cat")] * 2, [0, 1], ("a", "b")))
     found = torch.load(io.BytesIO(data), weights_only=True)
@@ -69,7 +93,24 @@ def test_only_a_transfer_model_has_a_head_to_save():
     (lambda h: _saved({"x": _Payload()}), "Python objects or code"),
     (lambda h: pickle.dumps(_Payload(), protocol=2), "Python objects or code"),
     (lambda h: pickle.dumps(_Payload(), protocol=4), "not a PyTorch weights file"),
-    (lambda h: os.urandom(4096), "not a PyTorch weights file"),
+    (lambda h: _legacy({"x": _Payload()}), "Python objects or code"),
+    (lambda h: np.random.default_rng(3).bytes(4096), "not a PyTorch weights file"),
+    (lambda h: _deflated(_saved(h)), "compressed"),
+    (lambda h: _saved({**h, "state_dict": {"weight": torch.zeros(3, 1280, device="meta"),
+                                            "bias": torch.zeros(3)}}), "not a plain tensor"),
+    (lambda h: _saved({**h, "state_dict": {"weight": torch.zeros(3, 1280).to_sparse(),
+                                            "bias": torch.zeros(3)}}), "not a plain tensor"),
+    (lambda h: _saved({**h, "state_dict": {
+        "weight": torch.quantize_per_tensor(torch.zeros(3, 1280), 0.1, 0, torch.qint8),
+        "bias": torch.zeros(3)}}), "not a plain tensor"),
+    (lambda h: _saved({**h, "state_dict": {"weight": torch.full((3, 1280), float("nan")),
+                                            "bias": torch.zeros(3)}}), "NaN"),
+    (lambda h: _saved({**h, "state_dict": {"weight": torch.zeros(3, 1280, dtype=torch.int64),
+                                            "bias": torch.zeros(3)}}), "floating point"),
+    (lambda h: _saved({**h, "class_names": ["[a](https://x.example)", "b", "c"]}),
+     "letters, digits, spaces"),
+    (lambda h: _saved({**h, "class_names": ["![](https://x.example/t.png)", "b", "c"]}),
+     "letters, digits, spaces"),
     (lambda h: b"", "empty"),
     (lambda h: _saved({"weight": torch.zeros(3, 1280)}), "not a head saved by cnnviz"),
     (lambda h: _saved({**h, "base": "digits"}), "does not have"),
@@ -167,6 +208,7 @@ def test_a_state_dict_that_does_not_fit_is_refused_before_loading(change, messag
 
 @pytest.mark.parametrize("data", [
     _saved([torch.zeros(3)]), _saved({"a": 1}), _saved({}), b"PK\x03\x04 not a zip",
+    _saved({"conv1.weight": torch.zeros(2, 2, dtype=torch.complex64)}),
 ])
 def test_a_file_that_holds_no_state_dict_is_refused(data):
     with pytest.raises(cnnviz.WeightsError):

@@ -8,6 +8,8 @@ prefix (``ui.catalog``); everything shared, or kept across pages, is named here,
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -91,9 +93,9 @@ KEPT_UPLOADS = 12
 # The Your own classes page: the classes a student is making (ui.own.Classes), the latest
 # judged training (ui.own.Outcome), and the networks made or loaded in this session: an
 # OrderedDict name -> OwnModel, newest last, at most MAX_OWN_MODELS. Each joins the model
-# list of every network page under its name ("own-" and 8 random hex digits: unique in the
-# process, so cache keys never mix two sessions' networks). Only this session sees them;
-# nothing is written to disk.
+# list of every network page under its name ("own-", a process-wide counter and 8 random hex
+# digits: unique in the process, so cache keys never mix two sessions' networks). Only this
+# session sees them; nothing is written to disk.
 OWN_CLASSES = "cnnviz.own_classes"
 OWN_RUN = "cnnviz.own_run"
 OWN_MODELS = "cnnviz.own_models"
@@ -194,15 +196,25 @@ def own_models() -> OrderedDict:
     return st.session_state.setdefault(OWN_MODELS, OrderedDict())
 
 
+_issued = itertools.count(1)  # own networks named in this process: never the same name twice
+_issuing = threading.Lock()
+
+
 def add_own_model(model: nn.Module, origin: str) -> OwnModel:
     """Add ``model`` (with ``cnnviz_base`` and ``cnnviz_class_names``) to this session's
-    networks, the oldest leaving beyond MAX_OWN_MODELS; returns its entry."""
+    networks; beyond MAX_OWN_MODELS the oldest loaded one leaves (never the network of the
+    latest training, ``OWN_RUN``). Its name is unique in the process: a counter, and random
+    digits so that it cannot be guessed from another session's. Returns its entry."""
     names = model.cnnviz_class_names
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    entry = OwnModel(f"own-{uuid.uuid4().hex[:8]}", model, model.cnnviz_base,
+    with _issuing:
+        name = f"own-{next(_issued)}{uuid.uuid4().hex[:8]}"
+    entry = OwnModel(name, model, model.cnnviz_base,
                      f"Yours ({origin}): {shown} · {model.cnnviz_base}", origin)
     kept = own_models()
     kept[entry.name] = entry
-    while len(kept) > MAX_OWN_MODELS:
-        kept.popitem(last=False)
+    latest = st.session_state.get(OWN_RUN)
+    keep = {entry.name, getattr(latest, "name", None)}
+    for old in [n for n in kept if n not in keep][:max(0, len(kept) - MAX_OWN_MODELS)]:
+        del kept[old]
     return entry

@@ -18,12 +18,14 @@ from cnnviz import (
     POOLING_4X4,
     PRESETS,
     ParameterError,
+    architecture,
     conv2d,
     conv_params,
     conv_params_text,
     dense_params,
     dense_params_text,
     explain_output_size,
+    head_features,
     output_shape,
     pool2d,
     pool_output_shape,
@@ -412,9 +414,8 @@ def _grad_cam(img: ImageSize) -> Step:
 
 def _transfer(img: ImageSize) -> Step:
     name = "efficientnet_lite0"
-    head = next(row for row in networks.layer_table(name) if row["name"] == "fc")
     classes = len(MODELS[name].class_names)
-    features = head["macs"] // classes  # a dense layer: one multiply-add per input and output
+    features = head_features(architecture(name))  # what its last dense layer takes
     total = networks.totals(name)["params"]
     old_head = dense_params(features, classes)
     new_head = dense_params(features, 5)

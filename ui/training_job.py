@@ -43,6 +43,7 @@ from cnnviz import (
     load_digit_data,
     load_shapes_data,
     model_card,
+    seeded,
     train_digits,
     train_shapes,
 )
@@ -97,8 +98,7 @@ def _shapes_data(train_images: int) -> TrainingData:
 def initial_filters(config: TrainConfig) -> np.ndarray:
     """The first-layer weights the run starts from (epoch 0): ``train_digits`` seeds torch with
     ``config.seed`` right before it builds the model, and so does this."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         model = get_spec(config.model).build()
         return conv_weights(model, first_conv(model))  # float32 (F, C, kh, kw)
 

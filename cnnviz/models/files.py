@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import io
 import pickle
+import zipfile
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from cnnviz.models.efficientnet import state_dict_from_package
-from cnnviz.models.registry import MODELS, UNTRAINED_SEED, get_spec
+from cnnviz.models.registry import MODELS, seeded
+from cnnviz.models.registry import architecture as weightless
 from cnnviz.models.transfer import (
     TRANSFER_BASES,
     head_features,
@@ -32,11 +34,13 @@ from cnnviz.models.transfer import (
 )
 
 __all__ = [
+    "CLASS_NAME_CHARACTERS",
     "HEAD_FORMAT",
-    "MAX_CLASSES",
+    "MAX_HEAD_CLASSES",
     "MAX_WEIGHTS_MB",
     "WEIGHTS_ARCHITECTURES",
     "WeightsError",
+    "class_name_problem",
     "load_head",
     "load_weights",
     "save_head",
@@ -47,7 +51,10 @@ MAX_WEIGHTS_MB = 200
 #: The ``format`` entry of a head file.
 HEAD_FORMAT = "cnnviz-head/1"
 #: Most classes a loaded head or network may have (ImageNet's 1,000).
-MAX_CLASSES = 1000
+MAX_HEAD_CLASSES = 1000
+#: What a class name may hold besides letters and digits: names are shown in page text, so
+#: nothing that Markdown could read as a link, an image, emphasis or code.
+CLASS_NAME_CHARACTERS = " -_'.,+/()&"
 #: Architectures whose state dicts ``load_weights`` reads.
 WEIGHTS_ARCHITECTURES = ("digits", "shapes", "lenet5", "efficientnet_lite0", "resnet18",
                          "alexnet", "vgg16")
@@ -74,13 +81,36 @@ def save_head(model: nn.Module) -> bytes:
     return buffer.getvalue()
 
 
+def _check_archive(data: bytes) -> None:
+    """A ``torch.save`` file (PyTorch 1.6 and later) is a zip archive whose entries are
+    stored, not compressed: a compressed entry could inflate a small file into gigabytes (a
+    zip bomb), so one is refused unread, as is an archive that would unpack past the size
+    limit. The older format (a bare pickle stream, as EfficientNet-Lite0's package file is)
+    is no archive and is left to ``torch.load``: its tensors are read from the file itself,
+    so they cannot hold more than the file does."""
+    if not data.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise WeightsError("This is not a PyTorch weights file (torch.save).") from None
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries):
+        raise WeightsError("This file's parts are compressed, which torch.save never does: "
+                           "it was refused unread.")
+    if sum(e.file_size for e in entries) > MAX_WEIGHTS_MB * 2**20:
+        raise WeightsError(f"This file would unpack to more than {MAX_WEIGHTS_MB} MB.")
+
+
 def _read(data: bytes) -> object:
-    """The object in a ``torch.save`` file, read with ``weights_only=True``."""
+    """The object in a ``torch.save`` file, read with ``weights_only=True`` after the
+    archive's sizes are checked."""
     if len(data) > MAX_WEIGHTS_MB * 2**20:
         raise WeightsError(f"This file is {len(data) / 2**20:.0f} MB; the limit for a weights "
                            f"file is {MAX_WEIGHTS_MB} MB.")
     if not data:
         raise WeightsError("This file is empty.")
+    _check_archive(data)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -88,20 +118,37 @@ def _read(data: bytes) -> object:
             raise WeightsError("This file holds Python objects or code besides tensors, so it "
                                "was refused unread: a weights file holds only numbers.") from None
         raise WeightsError("This is not a PyTorch weights file (torch.save).") from None
-    except Exception:  # noqa: BLE001 - random bytes fail in many ways: one message for them all
+    except Exception:  # noqa: BLE001 - damaged files fail in many ways: one message for them all
         raise WeightsError("This is not a PyTorch weights file (torch.save).") from None
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a class (one sentence), or None. A name is 1 to 60
+    characters of letters, digits, spaces and CLASS_NAME_CHARACTERS, and no web address: it
+    is shown in page text, where Markdown must not turn it into a link or a picture."""
+    name = " ".join(str(name).split())
+    if not name or len(name) > 60:
+        return "Every class needs a name of 1 to 60 characters."
+    if any(not (ch.isalnum() or ch in CLASS_NAME_CHARACTERS) for ch in name) \
+            or "www." in name.casefold():
+        return ("Class names may hold letters, digits, spaces and "
+                f"{' '.join(CLASS_NAME_CHARACTERS.strip())} only.")
+    return None
 
 
 def _class_names(names: object, n: int | None = None) -> tuple[str, ...]:
     if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
         raise WeightsError("The class names must be a list of words.")
     names = tuple(" ".join(s.split()) for s in names)
-    if any(not s or len(s) > 60 for s in names):
-        raise WeightsError("Every class needs a name of 1 to 60 characters.")
+    for name in names:
+        problem = class_name_problem(name)
+        if problem:
+            raise WeightsError(problem)
     if len(set(names)) != len(names):
         raise WeightsError("Each class needs a name of its own: the names repeat.")
-    if not 2 <= len(names) <= MAX_CLASSES:
-        raise WeightsError(f"A network needs 2 to {MAX_CLASSES:,} classes, not {len(names)}.")
+    if not 2 <= len(names) <= MAX_HEAD_CLASSES:
+        raise WeightsError(f"A network needs 2 to {MAX_HEAD_CLASSES:,} classes, not "
+                           f"{len(names)}.")
     if n is not None and len(names) != n:
         raise WeightsError(f"The weights give {n} class scores but {len(names)} class names "
                            "were given.")
@@ -109,10 +156,20 @@ def _class_names(names: object, n: int | None = None) -> tuple[str, ...]:
 
 
 def _tensors(state: object, what: str) -> dict[str, torch.Tensor]:
+    """``state`` when it is a dict of plain (dense, CPU, real-valued) tensors, the floating
+    ones finite; WeightsError otherwise."""
     if not isinstance(state, dict) or not state:
         raise WeightsError(f"This file does not hold {what} (a dictionary of tensors).")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise WeightsError(f"This file does not hold {what}: some entries are not tensors.")
+    for key, value in state.items():
+        if value.layout != torch.strided or value.device.type != "cpu" or value.is_quantized \
+                or value.is_complex() or not (value.is_floating_point() or value.dtype in (
+                    torch.int64, torch.int32, torch.uint8, torch.bool)):
+            raise WeightsError(f"{key} is not a plain tensor of numbers ({value.dtype}, "
+                               f"{value.layout}).")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise WeightsError(f"{key} holds infinite or missing (NaN) numbers.")
     return state
 
 
@@ -130,13 +187,17 @@ def load_head(data: bytes) -> nn.Module:
     if weight is None or bias is None or set(state) != {"weight", "bias"}:
         raise WeightsError("The head must hold exactly a weight and a bias.")
     names = _class_names(found.get("class_names"))
-    d = head_features(get_spec(base).build())
-    if tuple(weight.shape) != (len(names), d) or tuple(bias.shape) != (len(names),):
+    d = head_features(weightless(base))  # on the meta device: nothing built yet
+    if tuple(weight.shape) != (len(names), d) or tuple(bias.shape) != (len(names),) \
+            or not (weight.is_floating_point() and bias.is_floating_point()):
         raise WeightsError(f"A head for {base} has a {len(names)}×{d} weight and {len(names)} "
-                           f"biases; this one has {tuple(weight.shape)} and "
-                           f"{tuple(bias.shape)}.")
+                           f"biases, in floating point; this one has {tuple(weight.shape)} "
+                           f"and {tuple(bias.shape)}.")
     head = nn.Linear(d, len(names))
-    head.load_state_dict({"weight": weight.float(), "bias": bias.float()})
+    try:
+        head.load_state_dict({"weight": weight.float(), "bias": bias.float()})
+    except RuntimeError:
+        raise WeightsError(f"This head does not fit {base}.") from None
     return with_head(base, head, names)
 
 
@@ -176,10 +237,8 @@ def load_weights(data: bytes, architecture: str,
             raise WeightsError("These EfficientNet weights have names this network does not "
                                "know.") from None
     spec = MODELS[architecture]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(UNTRAINED_SEED)
-        model = spec.build()
-    own = model.state_dict()
+    meta = weightless(architecture)  # the meta device: names and shapes, no memory
+    own = meta.state_dict()
     missing, unexpected = set(own) - set(state), set(state) - set(own)
     if missing or unexpected:
         parts = []
@@ -188,8 +247,7 @@ def load_weights(data: bytes, architecture: str,
         if unexpected:
             parts.append(f"it has {_listed(list(unexpected))}, which {architecture} does not")
         raise WeightsError(f"These are not {architecture} weights: {'; '.join(parts)}.")
-    last = head_layer(model)
-    head = model.get_submodule(last)
+    last = head_layer(meta)
     for key, value in state.items():
         expected = tuple(own[key].shape)
         if key in (f"{last}.weight", f"{last}.bias"):
@@ -200,6 +258,8 @@ def load_weights(data: bytes, architecture: str,
             raise WeightsError(f"{key} has the shape {tuple(value.shape)}, but {architecture} "
                                f"needs {expected}.")
     n = int(state[f"{last}.weight"].shape[0])
+    if not 2 <= n <= MAX_HEAD_CLASSES:
+        raise WeightsError(f"A network needs 2 to {MAX_HEAD_CLASSES:,} classes, not {n}.")
     bias = state.get(f"{last}.bias")
     if bias is not None and tuple(bias.shape) != (n,):
         raise WeightsError(f"{last}'s weight and bias give different numbers of classes.")
@@ -208,6 +268,9 @@ def load_weights(data: bytes, architecture: str,
             raise WeightsError(f"These weights give {n} class scores: name the classes.")
         class_names = spec.class_names
     names = _class_names(list(class_names), n)
+    with seeded():  # only now, with every name and shape checked, is the network built
+        model = spec.build()
+    head = model.get_submodule(last)
     if n != head.out_features:
         parent, _, child = last.rpartition(".")
         setattr(model.get_submodule(parent) if parent else model, child,
@@ -217,8 +280,6 @@ def load_weights(data: bytes, architecture: str,
         model.load_state_dict(fixed, strict=True)
     except RuntimeError as err:
         raise WeightsError(f"These weights do not fit {architecture}.") from err
-    if not all(torch.isfinite(p).all() for p in model.parameters()):
-        raise WeightsError("These weights hold infinite or missing (NaN) numbers.")
     model.eval()
     model.cnnviz_base = architecture
     model.cnnviz_class_names = names

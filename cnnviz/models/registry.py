@@ -23,7 +23,9 @@ False when its weights are random, so pages can say so.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -50,6 +52,7 @@ __all__ = [
     "fitting_model",
     "get_spec",
     "load_model",
+    "seeded",
     "training_command",
 ]
 
@@ -314,6 +317,20 @@ def fitting_model(source: str, sample: str | None = None) -> str:
 
 # Seed of the random weights of untrained models, so they look the same on every load.
 UNTRAINED_SEED = 0
+# torch has one global random generator for the process: a seeded initialisation holds this
+# lock, so two threads (two sessions, or a session and a background job) never interleave
+# their manual_seed and their draws, and each gets the numbers its seed promises.
+_SEEDED = threading.Lock()
+
+
+@contextmanager
+def seeded(seed: int = UNTRAINED_SEED) -> Iterator[None]:
+    """Draw from torch's global generator seeded with ``seed`` and give it back unchanged
+    afterwards, one thread at a time. For short initialisations only (building a network,
+    a new layer): the lock is held throughout."""
+    with _SEEDED, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -334,8 +351,7 @@ def load_model(name: str) -> nn.Module:
     are random (seeded with UNTRAINED_SEED). Gradients stay enabled so attribution methods work.
     """
     spec = get_spec(name)
-    with torch.random.fork_rng(devices=[]):  # random init without touching the global RNG
-        torch.manual_seed(UNTRAINED_SEED)
+    with seeded(UNTRAINED_SEED):  # random init without touching the global RNG
         model = spec.build()
     pretrained = spec.weights.load_into(model, name) if spec.weights is not None else False
     model.eval()

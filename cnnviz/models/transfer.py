@@ -31,12 +31,12 @@ import torch
 from torch import nn
 
 from cnnviz.models.inference import preprocess
-from cnnviz.models.registry import ModelError, load_model
+from cnnviz.models.registry import ModelError, load_model, seeded
 from cnnviz.network.hooks import private_copy
 
 __all__ = [
     "AUGMENTATIONS",
-    "EPOCHS",
+    "TRANSFER_EPOCHS",
     "SCRATCH_SIDE",
     "TRANSFER_BASES",
     "Judgement",
@@ -62,7 +62,7 @@ TRANSFER_BASES = ("efficientnet_lite0", "resnet18", "alexnet", "vgg16")
 #: Images per forward pass when features are computed.
 FEATURE_BATCH = 16
 #: Full-batch epochs of the new head, and of the CNN from scratch beside it.
-EPOCHS = 300
+TRANSFER_EPOCHS = 300
 #: Side of the small CNN's input: every image is shrunk to SCRATCH_SIDE×SCRATCH_SIDE.
 SCRATCH_SIDE = 32
 #: The light augmentation: extra training views of each image (mirrored; the centre 80%).
@@ -91,7 +91,8 @@ def with_head(base: str, head: nn.Linear, class_names: Sequence[str]) -> nn.Modu
     new = _swapped(model, head_layer(model), head.eval().requires_grad_(False))
     new.cnnviz_class_names = tuple(class_names)
     new.cnnviz_base = base
-    new.cnnviz_pretrained = True
+    # as trained as the features under it: a head on a base with random weights is noise too
+    new.cnnviz_pretrained = bool(getattr(model, "cnnviz_pretrained", False))
     return new.eval()
 
 
@@ -160,14 +161,13 @@ def _check(images: Sequence, labels: Sequence[int], class_names: Sequence[str]) 
 
 
 def train_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *,
-               steps: int = EPOCHS, lr: float = 0.05, weight_decay: float = 1e-3,
+               steps: int = TRANSFER_EPOCHS, lr: float = 0.05, weight_decay: float = 1e-3,
                seed: int = 0) -> nn.Linear:
     """A new dense layer (D → n_classes) trained on ``features`` (N, D) by softmax regression:
     full-batch Adam for ``steps`` steps with L2 ``weight_decay``, seeded."""
     x = torch.as_tensor(np.asarray(features, np.float32))
     y = torch.as_tensor(list(labels), dtype=torch.long)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         head = nn.Linear(x.shape[1], n_classes)
     optimiser = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
     for _ in range(int(steps)):
@@ -180,7 +180,7 @@ def train_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *,
 
 def transfer_learn(images: Sequence[np.ndarray], labels: Sequence[int],
                    class_names: Sequence[str], *, base: str = "efficientnet_lite0",
-                   features: np.ndarray | None = None, steps: int = EPOCHS,
+                   features: np.ndarray | None = None, steps: int = TRANSFER_EPOCHS,
                    seed: int = 0) -> nn.Module:
     """The base network with a new last layer for ``class_names``, trained on ``images``
     (uint8 (H, W, 3), any size) and their ``labels`` (class indices), the base frozen.
@@ -268,13 +268,12 @@ def scratch_input(images: Sequence[np.ndarray]) -> torch.Tensor:
 
 
 def train_scratch(images: Sequence[np.ndarray], labels: Sequence[int], n_classes: int, *,
-                  steps: int = EPOCHS, lr: float = 1e-2, seed: int = 0) -> nn.Module:
+                  steps: int = TRANSFER_EPOCHS, lr: float = 1e-2, seed: int = 0) -> nn.Module:
     """``scratch_cnn`` trained from random weights on ``images`` and ``labels``: full-batch
     Adam for ``steps`` epochs, seeded; returned in eval mode."""
     x = scratch_input(images)
     y = torch.as_tensor(list(labels), dtype=torch.long)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         net = scratch_cnn(n_classes)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     net.train()
@@ -294,6 +293,9 @@ class Judgement:
     predicted: np.ndarray  # int64 (n,): what the trained network said
     confusion: np.ndarray  # int64 (classes, classes): row truth, column prediction
     seconds: float  # training and judging
+    # the share of its own training images (not their augmented views) it gets right: far
+    # above ``accuracy``, it learnt those images rather than the classes
+    train_accuracy: float = float("nan")
 
     @property
     def accuracy(self) -> float:
@@ -315,7 +317,7 @@ class TransferRun:
 
 def judge_scratch(images: Sequence[np.ndarray], labels: Sequence[int], train: np.ndarray,
                   held_out: np.ndarray, n_classes: int, *, augment: bool = False,
-                  steps: int = EPOCHS, seed: int = 0) -> Judgement:
+                  steps: int = TRANSFER_EPOCHS, seed: int = 0) -> Judgement:
     """``scratch_cnn`` trained from random weights on ``images[train]`` (with their
     ``augmented`` views when ``augment``) for ``steps`` full-batch epochs, judged on
     ``images[held_out]``: the comparison ``compare_transfer`` puts beside the new head, also
@@ -330,16 +332,17 @@ def judge_scratch(images: Sequence[np.ndarray], labels: Sequence[int], train: np
     net = train_scratch(views, view_labels, n_classes, steps=steps, seed=seed)
     with torch.no_grad():
         guess = net(scratch_input([images[i] for i in held_out])).argmax(1).numpy()
+        seen = net(scratch_input([images[i] for i in train])).argmax(1).numpy()
     return Judgement("scratch", y[held_out], guess, confusion_matrix(y[held_out], guess,
                                                                      n_classes),
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, float((seen == y[train]).mean()))
 
 
 def compare_transfer(images: Sequence[np.ndarray], labels: Sequence[int],
                      class_names: Sequence[str], *, base: str = "efficientnet_lite0",
                      features: np.ndarray | None = None,
                      extra_features: Sequence[np.ndarray] | None = None,
-                     scratch: bool = True, steps: int = EPOCHS, seed: int = 0,
+                     scratch: bool = True, steps: int = TRANSFER_EPOCHS, seed: int = 0,
                      progress: Callable[[float, str], None] | None = None) -> TransferRun:
     """Transfer learning, judged: hold out part of each class (``held_out_split``), train a
     new head (and, with ``scratch``, ``scratch_cnn`` from random weights) on the rest for
@@ -382,8 +385,9 @@ def compare_transfer(images: Sequence[np.ndarray], labels: Sequence[int],
         head = train_head(*rows(train), n, steps=steps, seed=seed)
         with torch.no_grad():
             guess = head(torch.as_tensor(features[test])).argmax(1).numpy()
+            seen = head(torch.as_tensor(features[train])).argmax(1).numpy()
         judged_head = Judgement("transfer", y[test], guess, confusion_matrix(y[test], guess, n),
-                                time.perf_counter() - t0)
+                                time.perf_counter() - t0, float((seen == y[train]).mean()))
         if scratch:
             report(0.65, "Training a CNN from scratch")
             judged_scratch = judge_scratch(images, y, train, test, n,

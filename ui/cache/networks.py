@@ -62,7 +62,7 @@ __all__ = [
 CACHE = dict(max_entries=32, ttl=3600)
 MAPS = dict(max_entries=8, ttl=3600)  # a VGG-16 first map is 12 MB
 FIGURES = dict(max_entries=16, ttl=3600)
-PER_MODEL = dict(max_entries=16, ttl=24 * 3600)  # one per registry model; never changes
+PER_MODEL = dict(max_entries=64, ttl=24 * 3600)  # one per network (registry or own); never changes
 PER_SIZE = dict(max_entries=32, ttl=24 * 3600)  # one per model and input side
 
 Region = tuple[int, int, int, int]
