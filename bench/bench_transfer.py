@@ -47,7 +47,7 @@ from cnnviz import (  # noqa: E402
     shapes_heldout,
     transfer_learn,
 )
-from cnnviz.models.transfer import scratch_input, train_scratch  # noqa: E402  (not in __all__)
+from cnnviz.models.transfer import scratch_input, train_scratch  # noqa: E402  (not in cnnviz.__all__)
 from deploy.replicas import free_port, start_app, stop, wait_healthy  # noqa: E402
 
 BASE = "efficientnet_lite0"

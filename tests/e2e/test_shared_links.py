@@ -65,6 +65,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"epochs": "3", "batch": "32"},
         {"train.epochs": "3", "train.batch": "32"},
     ),
+    "own_classes": ({"sample": "camera"}, {}),  # no keys of its own: a session's classes
     "quiz": ({"seed": "1234"}, {}),
 }
 
