@@ -177,7 +177,9 @@ for start in range(0, len(strip), STRIP_COLUMNS):
     for col, lname, (png, (mh, mw)) in zip(st.columns(STRIP_COLUMNS), layer_names[start:],
                                            strip[start:start + STRIP_COLUMNS], strict=False):
         col.image(png, width="stretch",
-                  caption=f"{lname} · {mh}×{mw}{' ◀' if lname == layer else ''}")
+                  caption=f"{lname} · {mh}×{mw}{' ◀' if lname == layer else ''}",
+                  alt=f"Grad-CAM of “{classes[target]}” at layer {lname}, {mh}×{mw} cells, "
+                  f"as a {colormap} heat map")
 
 # --- other methods --------------------------------------------------------------------------
 st.subheader("Other methods, side by side")

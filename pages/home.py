@@ -28,7 +28,7 @@ with right:
     st.subheader("Your image")
     st.image(state.image_bytes(image),
              caption=f"{escape_markdown(image.label)}: {w}×{h} pixels, 3 channels (RGB)",
-             width="stretch")
+             width="stretch", alt=state.describe(image))
     name = defaults.network_model()
     spec = MODELS[name]
     st.subheader(f"What the {name} network says")

@@ -95,7 +95,8 @@ for c, name in enumerate(found.names):
         thumbs = st.columns(8)
         for i, example in enumerate(found.images[c]):
             with thumbs[i % 8]:
-                st.image(example.thumb, caption=escape_markdown(example.origin)[:24])
+                st.image(example.thumb, caption=escape_markdown(example.origin)[:24],
+                         alt=f"Image {i + 1} of class {name}: {example.origin}")
                 st.button("✕", key=f"{P}rm.{gen}.{c}.{i}", help=f"Remove {example.origin}",
                           on_click=found.remove, args=(example.digest,))
 st.button("Add a class", key=P + "add_class", icon=":material/add:",

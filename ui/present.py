@@ -36,6 +36,8 @@ _PRESENT_CSS = f"""
 <style>
 html {{ font-size: {PRESENT_FONT_PX}px; }}
 .stApp, .stApp p, .stApp li, .stApp label, .stApp span {{ color: #000; }}
+.stApp [data-testid="stBaseButton-primary"] p,
+.stApp [data-testid="stBaseButton-primaryFormSubmit"] p {{ color: #fff; }}
 .stApp {{ background: #fff; }}
 [data-testid="stToolbarActions"], [data-testid="stAppDeployButton"], [data-testid="stDecoration"],
 [data-testid="stStatusWidget"], [data-testid="stMainMenu"] {{ display: none !important; }}

@@ -182,7 +182,8 @@ def image_picker() -> state.CurrentImage:
         if error:
             st.error(error, icon=":material/error:")
         image = state.current_image()
-        st.image(state.image_bytes(image), caption=_caption(image), width="stretch")
+        st.image(state.image_bytes(image), caption=_caption(image), width="stretch",
+                 alt=f"The image every page works on: {state.describe(image)}")
         notice = st.session_state.get(state.IMAGE_NOTICE)
         if notice:
             st.caption(notice)

@@ -51,6 +51,7 @@ __all__ = [
     "add_own_model",
     "own_models",
     "current_image",
+    "describe",
     "image_bytes",
     "set_image",
     "set_sample",
@@ -160,6 +161,25 @@ def image_bytes(image: CurrentImage) -> bytes:
     """The image as JPEG/PNG bytes, encoded once per image (st.image would encode an array
     again on every rerun)."""
     return _encoded(image.digest, image.pixels)
+
+
+#: What kind of picture each source gives, for text alternatives.
+_KINDS = {"upload": "an uploaded image", "draw": "a drawing, white ink on black",
+          "camera": "a webcam shot"}
+
+
+def describe(image: CurrentImage) -> str:
+    """A text alternative for the image: what it is and its size, e.g. "Cat (Chelsea), a
+    photograph, 451×300 pixels"."""
+    h, w = image.pixels.shape[:2]
+    if image.source == "sample" and image.name in SAMPLES:
+        group = SAMPLES[image.name].group
+        kind = {"Photo": "a photograph", "MNIST digit": "a handwritten MNIST digit",
+                "Shapes": "a generated shapes image",
+                "Teaching matrix": "a small teaching matrix"}.get(group, "a sample image")
+    else:
+        kind = _KINDS.get(image.source, "an image")
+    return f"{image.label}, {kind}, {w}×{h} pixels"
 
 
 def current_image() -> CurrentImage:

@@ -36,3 +36,18 @@ def choose_source(page: Page, source: str) -> None:
 
 def image_caption(page: Page):
     return sidebar(page).get_by_test_id("stImageCaption")
+
+
+#: The axe-core rules the app answers to: WCAG 2.0 and 2.1, levels A and AA.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("critical", "serious")) -> list:
+    """axe-core's violations on the page as it is now (the engine from the PyPI package
+    axe-playwright-python), of the given impacts: (rule, impact, first elements)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
+                                     "resultTypes": ["violations"]}).response["violations"]
+    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"][:3]])
+            for v in found if v["impact"] in impacts]
