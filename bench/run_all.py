@@ -41,6 +41,7 @@ SCRIPTS: list[tuple[str, list[str]]] = [
     ("attribution", ["bench_attribution.py"]),
     ("efficientnet", ["bench_efficientnet.py"]),
     ("transfer", ["bench_transfer.py"]),
+    ("accessibility", ["bench_accessibility.py"]),
     ("load", ["load.py", "--sessions", "50", "--duration", "300"]),
     ("load_photo", ["load.py", "--sessions", "50", "--duration", "300",
                     "--pages", "gradcam_photo"]),

@@ -51,7 +51,7 @@ def free_port() -> int:
 
 def start_app(port: int, log: Path, *, address: str = "127.0.0.1",
               session_ttl: int | None = None, env: dict[str, str] | None = None,
-              prefix: Sequence[str] = ()) -> subprocess.Popen:
+              prefix: Sequence[str] = (), script: Path | None = None) -> subprocess.Popen:
     """``streamlit run app.py`` on ``address:port``, headless, output to ``log``.
 
     The server gets MALLOC_ARENA_MAX=2 unless the environment sets it (see
@@ -59,9 +59,10 @@ def start_app(port: int, log: Path, *, address: str = "127.0.0.1",
     to where it began than the in-process ``mallopt`` can). ``session_ttl`` sets
     ``server.disconnectedSessionTTL``: how long a closed tab's session
     is kept for a reconnect (default 120 s). ``prefix`` goes before the command (the
-    benchmarks pin the server to a core with ``taskset -c 0``).
+    benchmarks pin the server to a core with ``taskset -c 0``). ``script``: another app than
+    ``app.py`` (the accessibility benchmark's bare Streamlit page), with the same settings.
     """
-    command = [*prefix, sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    command = [*prefix, sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"),
                "--server.port", str(port), "--server.address", address,
                "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]

@@ -42,12 +42,15 @@ def image_caption(page: Page):
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-def axe_violations(page: Page, impacts: tuple[str, ...] = ("critical", "serious")) -> list:
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("critical", "serious"), *,
+                   every_node: bool = False) -> list:
     """axe-core's violations on the page as it is now (the engine from the PyPI package
-    axe-playwright-python), of the given impacts: (rule, impact, first elements)."""
+    axe-playwright-python), of the given impacts: (rule, impact, elements: the first three,
+    or all of them with ``every_node``)."""
     from axe_playwright_python.sync_playwright import Axe
 
     found = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
                                      "resultTypes": ["violations"]}).response["violations"]
-    return [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"][:3]])
+    return [(v["id"], v["impact"],
+             [n["html"][:120] for n in (v["nodes"] if every_node else v["nodes"][:3])])
             for v in found if v["impact"] in impacts]
