@@ -256,7 +256,7 @@ COLORMAPS: dict[str, int] = {
 
 
 def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5,
-            colormap: str = "jet") -> np.ndarray:
+            colormap: str = "viridis") -> np.ndarray:
     """A heat map drawn over a picture, as Grad-CAM figures show it.
 
     image: uint8 (H, W, 3) RGB or (H, W) grey (repeated over three channels);
@@ -296,7 +296,7 @@ def colormap_stops(colormap: str, n: int = 11) -> tuple[tuple[float, str], ...]:
                  for i, (r, g, b) in enumerate(rgb.tolist()))
 
 
-def heat_tile(heat: np.ndarray, colormap: str = "jet", side: int = 96) -> np.ndarray:
+def heat_tile(heat: np.ndarray, colormap: str = "viridis", side: int = 96) -> np.ndarray:
     """A small map (h, w) in [0, 1] coloured with an OpenCV colour map and enlarged by nearest
     neighbour to about ``side`` pixels (shrunk by area averaging if it is larger), so every cell
     of a coarse map stays a visible square: uint8 (H', W', 3)."""

@@ -598,8 +598,10 @@ def test_overlay_blends_a_resized_colour_map_over_grey_or_colour_pictures():
     levels = np.round(cv2.resize(heat, (64, 48), interpolation=cv2.INTER_LINEAR) * 255)
     expected = cv2.applyColorMap(levels.astype(np.uint8), cv2.COLORMAP_TURBO)[:, :, ::-1]
     assert np.array_equal(full, expected)
-    hot = overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2)), alpha=1.0)  # jet's top: red
-    assert hot[0, 0, 0] > 100 and hot[0, 0, 2] == 0
+    hot = overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2)), alpha=1.0)  # viridis: yellow
+    assert hot[0, 0, 0] > 200 and hot[0, 0, 1] > 200 and hot[0, 0, 2] < 80
+    jet = overlay(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2)), alpha=1.0, colormap="jet")
+    assert jet[0, 0, 0] > 100 and jet[0, 0, 2] == 0  # jet's top: red
     half = overlay(np.full((4, 4, 3), 200, np.uint8), np.ones((4, 4)), alpha=0.5)
     assert np.array_equal(half, np.round(0.5 * 200 + 0.5 * hot).astype(np.uint8))
     assert {"jet", "turbo", "viridis", "inferno"} <= set(COLORMAPS)
