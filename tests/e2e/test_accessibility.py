@@ -59,3 +59,62 @@ def test_no_serious_violation_on_your_own_classes_after_training(page: Page, app
                                                                      timeout=WAIT)
     wait_idle(page, WAIT)
     assert axe_violations(page) == []
+
+
+def _focused_label(page: Page) -> str:
+    """The accessible name of the focused element (its aria-label, or its label's text)."""
+    return page.evaluate("""() => {
+        const e = document.activeElement;
+        if (!e) return "";
+        const byId = e.id ? document.querySelector(`label[for="${e.id}"]`) : null;
+        return (e.getAttribute("aria-label") || (byId && byId.innerText) ||
+                (e.labels && e.labels[0] && e.labels[0].innerText) || e.innerText || "").trim();
+    }""")
+
+
+def test_the_convolution_page_works_from_the_keyboard_alone(page: Page, app_url):
+    """Tab to the stride box, type a new stride and press Enter, then Tab on to the padding
+    picker: no mouse. Each focused control shows a visible focus ring."""
+    open_app(page, f"{app_url}/convolution")
+    page.locator("h1").first.focus()  # start from the page, not the browser's address bar
+    seen = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        label = _focused_label(page)
+        seen.append(label)
+        if label.startswith("Stride ↓ (rows)"):
+            break
+    else:
+        pytest.fail(f"Tab never reached the stride box: {seen}")
+    look = """() => { const e = window.__cnnvizFocused; const out = [];
+        for (let n = e, i = 0; n && i < 4; n = n.parentElement, i++) {
+            const s = getComputedStyle(n);
+            out.push([s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow,
+                      s.borderColor].join(" "));
+        }
+        return out.join(" | "); }"""
+    page.evaluate("() => { window.__cnnvizFocused = document.activeElement; }")
+    focused = page.evaluate(look)
+    page.evaluate("() => window.__cnnvizFocused.blur()")
+    page.wait_for_timeout(300)
+    assert page.evaluate(look) != focused, "no visible focus ring on the stride box"
+    page.evaluate("() => window.__cnnvizFocused.focus()")
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("2")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_label("Stride ↓ (rows)")).to_have_value("2", timeout=WAIT)
+    expect(page).to_have_url(re.compile(r"stride=2(%2C|,)1"), timeout=WAIT)
+    # and on: Tab moves past the other controls to the padding picker, which opens with
+    # the arrow keys and takes a choice with Enter
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if _focused_label(page).startswith("Padding"):
+            break
+    else:
+        pytest.fail("Tab never reached the padding picker")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(page).to_have_url(re.compile(r"padding="), timeout=WAIT)
+    assert_no_exception(page)
