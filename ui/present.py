@@ -126,6 +126,13 @@ setting in it, to the clipboard">🔗 Copy link to this view</button>
 .cnnviz-copy-link button:hover { border-color: #ff4b4b; color: #ff4b4b; }
 .cnnviz-copy-link span { margin-left: 0.5rem; font-size: 0.85rem; }
 .cnnviz-copy-link p { margin: 0.4rem 0 0; font-size: 0.875rem; color: rgba(49, 51, 63, 0.6); }
+/* A reader who asks the system for less motion gets none: no sliding or fading anywhere
+   (the step-through's frames already change in steps, with no tweening). */
+@media (prefers-reduced-motion: reduce) {
+  *, *::before, *::after { animation-duration: 0.01ms !important;
+    animation-iteration-count: 1 !important; transition-duration: 0.01ms !important;
+    scroll-behavior: auto !important; }
+}
 </style>
 <script>
 (() => {

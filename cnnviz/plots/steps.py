@@ -59,6 +59,7 @@ def _step_slider(n: int, start: int, frame_ms: int, labels: Sequence[str]) -> tu
     slider = dict(
         active=start, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30, b=10),
         currentvalue=dict(prefix="Step ", visible=True, xanchor="left"),
+        transition=dict(duration=0),  # the handle jumps from step to step: no tweening
         steps=[dict(method="animate", label=labels[i], args=[[str(i)], still]) for i in range(n)],
     )
     play = dict(frame=dict(duration=frame_ms, redraw=True), fromcurrent=True,

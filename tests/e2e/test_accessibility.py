@@ -118,3 +118,29 @@ def test_the_convolution_page_works_from_the_keyboard_alone(page: Page, app_url)
     wait_idle(page)
     expect(page).to_have_url(re.compile(r"padding="), timeout=WAIT)
     assert_no_exception(page)
+
+
+def test_reduced_motion_gets_steps_and_nothing_that_plays_by_itself(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  reduced_motion="reduce")
+    try:
+        page = context.new_page()
+        open_app(page, f"{app_url}/convolution?kernel=sobel_x")
+        figure = page.locator(".js-plotly-plot").filter(
+            has=page.locator(".slider-container")).first
+        expect(figure).to_be_attached(timeout=WAIT)
+        motion = figure.evaluate("""gd => ({
+            slider: gd.layout.sliders[0].transition.duration,
+            play: gd.layout.updatemenus[0].buttons[0].args[1].transition.duration,
+            steps: gd.layout.sliders[0].steps[1].args[1].transition.duration,
+            active: gd.layout.sliders[0].active})""")
+        assert motion["slider"] == motion["play"] == motion["steps"] == 0, motion
+        start = motion["active"]
+        page.wait_for_timeout(1500)
+        assert figure.evaluate("gd => gd.layout.sliders[0].active") == start  # no autoplay
+        button = page.get_by_test_id("stSidebar").get_by_role("button").first
+        duration = button.evaluate("b => getComputedStyle(b).transitionDuration")
+        assert all(float(d.rstrip("ms")) <= 0.01 for d in duration.split(",")), duration
+        assert_no_exception(page)
+    finally:
+        context.close()
