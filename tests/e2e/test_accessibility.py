@@ -144,3 +144,23 @@ def test_reduced_motion_gets_steps_and_nothing_that_plays_by_itself(browser, app
         assert_no_exception(page)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("info", catalog.all_pages(), ids=lambda p: p.url_path)
+def test_every_page_fits_a_phone_without_sideways_scrolling(browser, app_url, info):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    try:
+        page = context.new_page()
+        open_app(page, f"{app_url}/{info.url_path}")
+        expect(page.locator("h1").first).to_be_attached()
+        widths = page.evaluate("""() => {
+            const doc = document.scrollingElement || document.documentElement;
+            const main = document.querySelector('[data-testid="stMain"]');
+            return {page: [doc.scrollWidth, doc.clientWidth],
+                    main: main ? [main.scrollWidth, main.clientWidth] : [0, 0]}; }""")
+        for where, (scroll, client) in widths.items():
+            assert scroll <= client + 1, (where, scroll, client)
+        assert_no_exception(page)
+    finally:
+        context.close()
