@@ -59,3 +59,33 @@ def test_jet_stays_available_but_is_not_perceptually_ordered():
     assert (steps > 0).any() and (steps < 0).any()  # light in the middle, dark at both ends
 
 
+
+
+# --- legible figures: the numbers in cells ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (1, "1"), (0, "0"), (-2, "-2"), (1.3, "1.3"), (0.671, "0.671"), (-0.624, "-0.624"),
+    (1234, "1.23e+3"), (0.000123, "0.000123"), (1.234e-7, "1.23e-7"), (12.34, "12.3"),
+    (999.7, "1e+3"), (-0.0012, "-0.0012"), (0.670, "0.67"),
+])
+def test_cell_text_is_what_plotly_writes(value, shown):
+    # JavaScript's (v).toPrecision(3) with d3-format's "~" trim, checked in node and Chromium
+    assert figure.cell_text(value) == shown
+
+
+def test_cell_text_shrinks_to_fit_its_cell_or_is_left_out():
+    assert figure.fitting_text_px(40, 5) == figure.CELL_TEXT_PX  # room to spare: 11 px
+    assert figure.fitting_text_px(26, 5) == 8  # (26 - 2) / (0.6 × 5)
+    assert figure.fitting_text_px(20, 6) == 0  # not even 8 px fits: no number in the cell
+    assert figure.widest_text(np.array([[1.0, -0.00123], [np.nan, 12.0]])) == len("-0.00123")
+
+
+def test_the_step_through_keeps_room_for_its_titles_between_rows():
+    from cnnviz.plots.steps import CONV_MARGINS, conv_figure_height
+    for channels in (1, 3):
+        height = conv_figure_height(channels)
+        plot = height - CONV_MARGINS["t"] - CONV_MARGINS["b"]
+        gap = figure.ROW_GAP_PX
+        assert gap >= figure.TITLE_SHIFT_PX + 2 * figure.TITLE_FONT_PX  # title and its line
+        assert plot - gap * (channels - 1) >= 150 * channels  # rows stay about 170 px

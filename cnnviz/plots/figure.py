@@ -26,20 +26,28 @@ import plotly.graph_objects as go
 from cnnviz.images import encode_for_display
 
 __all__ = [
+    "CELL_FORMAT",
+    "CELL_TEXT_PX",
     "CHANNEL_SCALES",
     "HIGHLIGHT",
     "MAPS_SCALE",
     "MAX_TEXT_CELLS",
+    "NARROWEST_FIGURE_PX",
+    "ROW_GAP_PX",
+    "TITLE_FONT_PX",
+    "TITLE_SHIFT_PX",
     "Box",
     "PictureSource",
     "RawFigure",
     "axis_name",
     "axis_ref",
+    "cell_text",
     "box_path",
     "colorize",
     "colorscale_name",
     "colour_lut",
     "compact",
+    "fitting_text_px",
     "format_value",
     "heatmap",
     "hide_ticks",
@@ -59,6 +67,7 @@ __all__ = [
     "square_cells",
     "subplot_grid",
     "value_range",
+    "widest_text",
 ]
 
 Box = tuple[int, int, int, int]  # (row0, row1, col0, col1), half-open, in pixels
@@ -68,6 +77,62 @@ CHANNEL_SCALES = {"R": "Reds", "G": "Greens", "B": "Blues"}
 #: Above this many cells a heatmap shows no numbers in its cells: they would be unreadable.
 MAX_TEXT_CELLS = 144
 MAPS_SCALE = "RdBu_r"  # every map of the network pages: blue < 0 < red, white = 0
+#: A subplot title sits TITLE_SHIFT_PX above its plot (over the top tick labels), in
+#: TITLE_FONT_PX text; rows of a grid keep ROW_GAP_PX between them so that a title never
+#: runs into the row above (at the default size and in presenter mode alike).
+TITLE_SHIFT_PX = 30
+TITLE_FONT_PX = 15
+ROW_GAP_PX = TITLE_SHIFT_PX + 2 * TITLE_FONT_PX + 20
+#: The number written in a heatmap cell, and the narrowest figure it is planned for (the
+#: page's main column at a 1400 px window with the sidebar open, and on a projector).
+CELL_TEXT_PX = 11
+NARROWEST_FIGURE_PX = 860
+#: How wide a digit of CELL_TEXT_PX-high text is, per pixel of height (Source Sans).
+DIGIT_WIDTH = 0.6
+
+
+#: How a heatmap cell writes its number: 3 significant digits, trailing zeros trimmed
+#: (d3-format's "~g": 1 -> "1", 0.670 -> "0.67", 1234 -> "1.23e+3").
+CELL_FORMAT = "%{z:.3~g}"
+
+
+def _trimmed(digits: str) -> str:
+    return digits.rstrip("0").rstrip(".") if "." in digits else digits
+
+
+def cell_text(v: float) -> str:
+    """A cell's number as plotly.js writes CELL_FORMAT: JavaScript's ``toPrecision(3)``
+    (exponents from 1e3 and below 1e-6) with the trailing zeros trimmed, as d3-format's "~"
+    does: 1 -> "1", -0.00120 -> "-0.0012", 1234 -> "1.23e+3"."""
+    if v == 0 or not np.isfinite(v):
+        return "0" if v == 0 else str(v)
+    exponent = int(np.floor(np.log10(abs(float(f"{v:.2e}")))))
+    if exponent < -6 or exponent >= 3:
+        mantissa, power = f"{v:.2e}".split("e")
+        return f"{_trimmed(mantissa)}e{'+' if int(power) >= 0 else '-'}{abs(int(power))}"
+    return _trimmed(f"{v:.{max(0, 2 - exponent)}f}")
+
+
+def widest_text(values: np.ndarray, sample: int = 2048) -> int:
+    """The most characters a cell's number takes (CELL_FORMAT, as heatmap writes it:
+    ``cell_text``), over ``values``: their extremes and an evenly strided sample of at most
+    ``sample`` others."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return 1
+    picked = np.concatenate([flat[:: max(1, flat.size // sample)], [flat.min(), flat.max()]])
+    return max(len(cell_text(v)) for v in picked.tolist())
+
+
+def fitting_text_px(cell_px: float, chars: int, largest: int = CELL_TEXT_PX,
+                    smallest: int = 8) -> int:
+    """The text size that writes ``chars`` characters inside a cell ``cell_px`` wide, with a
+    pixel to spare on each side: at most ``largest``; 0 when even ``smallest`` would run
+    over the cell's edge (the cell then shows no number: its value is in the hover and the
+    caption)."""
+    fit = int((cell_px - 2) / (DIGIT_WIDTH * max(chars, 1)))
+    return min(largest, fit) if fit >= smallest else 0
 
 
 # --- colours and numbers -------------------------------------------------------------------
@@ -292,7 +357,8 @@ def subplot_grid(col_widths: Sequence[float], rows: int, spanning: set[int], tit
                 annotations.append(dict(text=titles[(r, c)], x=(x0 + x1) / 2, y=y1,
                                         xref="paper", yref="paper", xanchor="center",
                                         yanchor="bottom", showarrow=False,
-                                        font=dict(size=15), yshift=30))  # over the top ticks
+                                        font=dict(size=TITLE_FONT_PX),
+                                        yshift=TITLE_SHIFT_PX))  # over the top ticks
     return axes, cells, annotations
 
 
@@ -350,17 +416,19 @@ def picture_grid_figure(data: list[dict], axes: dict, notes: list[dict], cells: 
 
 
 def heatmap(z: np.ndarray, k: int, *, colorscale: str, zmin: float, zmax: float,
-            show_text: bool, name: str, x0: int = 0, y0: int = 0) -> dict:
+            show_text: bool, name: str, x0: int = 0, y0: int = 0,
+            text_size: int = CELL_TEXT_PX) -> dict:
     """A heatmap trace of z (h, w) on subplot k, cells one unit apart from (x0, y0), values
-    rounded by ``compact``; ``show_text`` writes each cell's value in it."""
+    rounded by ``compact``; ``show_text`` writes each cell's value in it, ``text_size`` px
+    high."""
     trace = dict(
         type="heatmap", z=compact(z), x0=x0, y0=y0, dx=1, dy=1, colorscale=scale_stops(colorscale),
         zmin=zmin, zmax=zmax, showscale=False, xgap=1, ygap=1, name=name,
         hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}<br>%{{z:.5g}}<extra></extra>",
         **on_axes(k),
     )
-    if show_text:
-        trace.update(texttemplate="%{z:.3g}", textfont=dict(size=11))
+    if show_text and text_size > 0:
+        trace.update(texttemplate=CELL_FORMAT, textfont=dict(size=text_size))
     return trace
 
 

@@ -18,11 +18,14 @@ from cnnviz.ops import ConvSteps, PoolSteps
 from cnnviz.plots.figure import (
     CHANNEL_SCALES,
     MAX_TEXT_CELLS,
+    NARROWEST_FIGURE_PX,
+    ROW_GAP_PX,
     RawFigure,
     axis_ref,
     box_path,
     colorscale_name,
     compact,
+    fitting_text_px,
     format_value,
     heatmap,
     hide_ticks,
@@ -34,11 +37,15 @@ from cnnviz.plots.figure import (
     square_cells,
     subplot_grid,
     value_range,
+    widest_text,
 )
 
 __all__ = [
+    "CONV_COLUMNS",
+    "CONV_MARGINS",
     "StepFrames",
     "conv_caption",
+    "conv_figure_height",
     "conv_step_figure",
     "conv_step_frames",
     "pool_step_figure",
@@ -200,14 +207,34 @@ class StepFrames:
     labels: list[str]  # per step: the slider's label
 
 
-def _conv_grid(channels: int, names: Sequence[str]) -> tuple[dict, dict, list[dict]]:
+#: The step-through's columns: padded input, patch, kernel, products, output (their shares).
+CONV_COLUMNS = (0.22, 0.14, 0.14, 0.14, 0.36)
+#: Its margins: the caption and the column titles above, the slider and buttons below.
+CONV_MARGINS = dict(l=10, r=10, t=90, b=110)
+
+
+def _column_px(column: int) -> float:
+    """How wide column ``column`` of the step-through is, at the narrowest figure."""
+    return (NARROWEST_FIGURE_PX - 20) * CONV_COLUMNS[column] / sum(CONV_COLUMNS)
+
+
+def conv_figure_height(channels: int) -> int:
+    """The step-through's height in pixels: rows of about 170 px, and ROW_GAP_PX between
+    them for the titles."""
+    return 290 + 170 * channels + ROW_GAP_PX * (channels - 1)
+
+
+def _conv_grid(channels: int, names: Sequence[str], height: int
+               ) -> tuple[dict, dict, list[dict]]:
     titles = {(0, 0): "Padded input", (0, 4): "Output"}
     for c in range(channels):
         suffix = f" ({names[c]})" if channels > 1 else ""
         titles[(c, 1)] = f"Patch{suffix}"
         titles[(c, 2)] = f"Kernel{suffix}"
         titles[(c, 3)] = f"Patch × kernel{suffix}"
-    return subplot_grid([0.3, 0.15, 0.15, 0.15, 0.25], channels, {0, 4}, titles)
+    plot_px = height - CONV_MARGINS["t"] - CONV_MARGINS["b"]
+    return subplot_grid(CONV_COLUMNS, channels, {0, 4}, titles,
+                        v_space=min(0.3, ROW_GAP_PX / plot_px))
 
 
 def _channel_names(channels: int, channel_names: Sequence[str] | None) -> list[str]:
@@ -219,7 +246,8 @@ def conv_step_frames(steps: ConvSteps) -> StepFrames:
     """The frames' parts of `conv_step_figure` that only the windows decide (see StepFrames)."""
     n = len(steps.sums)
     channels = steps.padded.shape[2]
-    _, cells, _ = _conv_grid(channels, _channel_names(channels, None))
+    _, cells, _ = _conv_grid(channels, _channel_names(channels, None),
+                             conv_figure_height(channels))
     or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
     oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
     shape = (or1 - or0, oc1 - oc0)
@@ -299,7 +327,8 @@ def conv_step_figure(
     or0, or1 = int(steps.out_rows.min()), int(steps.out_rows.max()) + 1
     oc0, oc1 = int(steps.out_cols.min()), int(steps.out_cols.max()) + 1
 
-    axes, cells, title_notes = _conv_grid(channels, names)
+    height = height or conv_figure_height(channels)
+    axes, cells, title_notes = _conv_grid(channels, names, height)
     k_in, k_out = cells[(0, 0)], cells[(0, 4)]
     data: list[dict] = []
     # 1. padded input (still), the image edge, and the moving window.
@@ -325,20 +354,25 @@ def conv_step_figure(
     patch_lo, patch_hi, _ = value_range(steps.patches)
     prod_lo, prod_hi, prod_div = value_range(steps.products)
     k_lo, k_hi, k_div = value_range(steps.kernel)
+    # the numbers fit their cells: smaller text for wider kernels and longer numbers
+    sizes = [fitting_text_px(_column_px(col) / kw, widest_text(values))
+             for col, values in ((1, steps.patches), (2, steps.kernel), (3, steps.products))]
     patch_traces, product_traces = [], []
     for c in range(channels):
         scale_c = CHANNEL_SCALES.get(names[c], "gray") if channels == 3 else "gray"
         patch_traces.append(len(data))
         data.append(heatmap(steps.patches[start, :, :, c], cells[(c, 1)], colorscale=scale_c,
                              zmin=patch_lo, zmax=patch_hi, show_text=show_cell_text,
-                             name=f"patch {names[c]}"))
+                             name=f"patch {names[c]}", text_size=sizes[0]))
         data.append(heatmap(steps.kernel[:, :, c], cells[(c, 2)],
                              colorscale=colorscale_name(k_div), zmin=k_lo, zmax=k_hi,
-                             show_text=show_cell_text, name=f"kernel {names[c]}"))
+                             show_text=show_cell_text, name=f"kernel {names[c]}",
+                             text_size=sizes[1]))
         product_traces.append(len(data))
         data.append(heatmap(steps.products[start, :, :, c], cells[(c, 3)],
                              colorscale=colorscale_name(prod_div), zmin=prod_lo, zmax=prod_hi,
-                             show_text=show_cell_text, name=f"products {names[c]}"))
+                             show_text=show_cell_text, name=f"products {names[c]}",
+                             text_size=sizes[2]))
         for col in (1, 2, 3):
             hide_ticks(axes, cells[(c, col)])
 
@@ -346,10 +380,14 @@ def conv_step_figure(
     out_lo, out_hi, out_div = value_range(steps.sums)
     shape = (or1 - or0, oc1 - oc0)
     rows, cols = steps.out_rows - or0, steps.out_cols - oc0
+    # each output cell wide enough for its number: the text shrinks with the cells
+    cell_px = _column_px(4) / shape[1]
+    longest = widest_text(steps.sums)
     data.append(heatmap(_region_grid(shape, rows, cols, steps.sums), k_out,
                          colorscale=colorscale_name(out_div), zmin=out_lo, zmax=out_hi,
                          show_text=shape[0] * shape[1] <= MAX_TEXT_CELLS and show_cell_text,
-                         name="output", x0=oc0, y0=or0))
+                         name="output", x0=oc0, y0=or0,
+                         text_size=fitting_text_px(cell_px, longest)))
     cell_trace = len(data)
     data.append(outline(k_out, [], [], "current cell"))
     square_cells(axes, k_in, (r0, r1), (c0, c1))
@@ -360,8 +398,7 @@ def conv_step_figure(
     if len(frames.updates) != n:
         raise ValueError("the frames belong to other steps")
     traces = [window_trace, *patch_traces, *product_traces, cell_trace]
-    layout = dict(axes, annotations=title_notes, height=height or (280 + 170 * channels),
-                  margin=dict(l=10, r=10, t=90, b=110))
+    layout = dict(axes, annotations=title_notes, height=height, margin=CONV_MARGINS)
     captions = [conv_caption(steps, i, names) for i in range(n)]
     return _animated(data, layout, frames.updates, traces, captions, frames.covers,
                      frames.labels, start, frame_ms)
@@ -416,9 +453,13 @@ def pool_step_figure(
     hide_ticks(axes, k_win)
     out_lo, out_hi, _ = value_range(steps.values[:, channel])
     rows, cols = steps.out_rows - or0, steps.out_cols - oc0
-    data.append(heatmap(_region_grid(shape, rows, cols, steps.values[:, channel]), k_out,
+    cell_px = (NARROWEST_FIGURE_PX - 20) * 0.35 / shape[1]
+    values = steps.values[:, channel]
+    longest = max((len(f"{v:.3g}") for v in values[np.isfinite(values)]), default=1)
+    data.append(heatmap(_region_grid(shape, rows, cols, values), k_out,
                          colorscale="Viridis", zmin=out_lo, zmax=out_hi,
-                         show_text=shape[0] * shape[1] <= 144, name="output", x0=oc0, y0=or0))
+                         show_text=shape[0] * shape[1] <= MAX_TEXT_CELLS, name="output",
+                         x0=oc0, y0=or0, text_size=fitting_text_px(cell_px, longest)))
     cell_trace = len(data)
     data.append(outline(k_out, [], [], "current cell"))
     square_cells(axes, k_in, (r0, r1), (c0, c1))

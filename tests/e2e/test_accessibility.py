@@ -164,3 +164,47 @@ def test_every_page_fits_a_phone_without_sideways_scrolling(browser, app_url, in
         assert_no_exception(page)
     finally:
         context.close()
+
+
+_GEOMETRY = """gd => {
+  const box = e => { const r = e.getBoundingClientRect();
+                     return [r.left, r.top, r.right, r.bottom]; };
+  return {titles: [...gd.querySelectorAll('g.annotation')].map(a => [a.textContent, box(a)]),
+          areas: [...gd.querySelectorAll('rect.nsewdrag')].map(box),
+          labels: [...gd.querySelectorAll('g.heatmap-label text')]
+                    .filter(t => t.textContent).map(t => [t.textContent, box(t)])};
+}"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("query", ["kernel=sobel_x&gray=0", "kernel=sobel_x&gray=0&present=1",
+                                   "kernel=gaussian_blur&gray=0", "kernel=custom&gray=1&"
+                                   "weights=1,2,3,4,5,6,7;1,2,3,4,5,6,7;1,2,3,4,5,6,7;"
+                                   "1,2,3,4,5,6,7;1,2,3,4,5,6,7;1,2,3,4,5,6,7;1,2,3,4,5,6,7"],
+                         ids=["rgb-3x3", "rgb-3x3-presenter", "rgb-5x5", "grey-7x7"])
+def test_the_step_through_reads_cleanly(page: Page, app_url, query):
+    """No subplot title touches a plot, and every number written in a cell stays inside
+    its plot and clear of its neighbours (it used to run over the output cell's edge)."""
+    open_app(page, f"{app_url}/convolution?{query}")
+    figure = page.locator(".js-plotly-plot").filter(
+        has=page.locator(".slider-container")).first
+    expect(figure).to_be_attached(timeout=WAIT)
+    page.wait_for_timeout(300)
+    found = figure.evaluate(_GEOMETRY)
+    assert found["titles"] and (found["labels"] or "7,7" in query), found
+    for title, box in found["titles"]:
+        touching = [a for a in found["areas"] if _overlap(box, a)]
+        assert not touching, (title, box, touching)
+    rows: dict[float, list] = {}
+    for text, box in found["labels"]:
+        inside = [a for a in found["areas"]
+                  if a[0] - 1 <= box[0] and box[2] <= a[2] + 1 and a[1] <= box[1] <= a[3]]
+        assert inside, (text, box, found["areas"])
+        rows.setdefault((round(box[1]), inside[0][0]), []).append(box)
+    for boxes in rows.values():
+        boxes.sort()
+        for left, right in zip(boxes, boxes[1:], strict=False):
+            assert left[2] <= right[0] + 0.5, (left, right)  # neighbours never run together
