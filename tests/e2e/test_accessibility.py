@@ -94,9 +94,10 @@ def test_the_convolution_page_works_from_the_keyboard_alone(page: Page, app_url)
         }
         return out.join(" | "); }"""
     page.evaluate("() => { window.__cnnvizFocused = document.activeElement; }")
+    page.wait_for_timeout(600)  # the ring fades in (a CSS transition): read it once it is on
     focused = page.evaluate(look)
     page.evaluate("() => window.__cnnvizFocused.blur()")
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(600)
     assert page.evaluate(look) != focused, "no visible focus ring on the stride box"
     page.evaluate("() => window.__cnnvizFocused.focus()")
     page.keyboard.press("ControlOrMeta+a")

@@ -57,9 +57,9 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"arch.model": "resnet18", "arch.h": "128", "arch.neurons": "500"},
     ),
     "gradcam": (
-        {"model": "digits", "layer": "conv1", "alpha": "0.7", "colormap": "viridis",
+        {"model": "digits", "layer": "conv1", "alpha": "0.7", "colormap": "turbo",
          "method": "saliency", "sample": "camera"},  # digits is not the photo's network
-        {"gradcam.layer": "conv1", "gradcam.colormap": "viridis"},
+        {"gradcam.layer": "conv1", "gradcam.colormap": "turbo"},
     ),
     "training": (
         {"epochs": "3", "batch": "32"},
