@@ -255,6 +255,18 @@ def _bmp_with_token(side: int, token: bytes) -> bytes:
     return bytes(data)
 
 
+def _assert_nowhere_on_disk(pid: int, token: bytes, roots: list[Path], since: float,
+                            fds_before: set[str]) -> None:
+    """The server process holds no file with ``token`` in it, named or deleted, and no file
+    changed under ``roots`` since ``since`` holds it."""
+    open_now = _open_files(pid)
+    assert not [t for fd, t in open_now.items() if _holds(fd, token)], open_now
+    new_deleted = [t for t in open_now.values() if "(deleted)" in t and t not in fds_before]
+    assert not new_deleted, new_deleted
+    holders = [p for p in _changed_files(roots, since) if _holds(p, token)]
+    assert not holders, holders
+
+
 def test_uploads_are_never_written_to_disk(page: Page, app_url):
     pid = _server_pid(app_url)
     token = b"cnnviz-upload-" + secrets.token_hex(16).encode()
@@ -277,14 +289,7 @@ def test_uploads_are_never_written_to_disk(page: Page, app_url):
     expect(image_caption(page)).to_have_text("token-large.bmp · 512×512")
     assert_no_exception(page)
 
-    # the server process holds no file with the upload in it, named or deleted
-    open_now = _open_files(pid)
-    assert not [t for fd, t in open_now.items() if _holds(fd, token)], open_now
-    new_deleted = [t for t in open_now.values() if "(deleted)" in t and t not in fds_before]
-    assert not new_deleted, new_deleted
-    # and no file changed since the upload holds it
-    holders = [p for p in _changed_files(roots, since) if _holds(p, token)]
-    assert not holders, holders
+    _assert_nowhere_on_disk(pid, token, roots, since, fds_before)
 
     # the search works: a planted copy is found
     fd, name = tempfile.mkstemp(prefix="hostile-planted-", suffix=".bmp")
@@ -328,9 +333,4 @@ def test_your_own_classes_writes_nothing_to_disk(page: Page, app_url):
     wait_idle(page)
     assert_no_exception(page)
 
-    open_now = _open_files(pid)
-    assert not [t for fd, t in open_now.items() if _holds(fd, token)], open_now
-    new_deleted = [t for t in open_now.values() if "(deleted)" in t and t not in fds_before]
-    assert not new_deleted, new_deleted
-    holders = [p for p in _changed_files(roots, since) if _holds(p, token)]
-    assert not holders, holders
+    _assert_nowhere_on_disk(pid, token, roots, since, fds_before)
