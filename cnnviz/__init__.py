@@ -143,6 +143,7 @@ from cnnviz.models.transfer import (
     augmented,
     compare_transfer,
     confusion_matrix,
+    confusion_text,
     head_features,
     held_out_split,
     image_features,
@@ -252,6 +253,7 @@ from cnnviz.plots.figure import (
 from cnnviz.plots.maps import (
     filter_grid,
     heat_picture,
+    hot_spot_text,
     kernel_slices,
     maps_figure,
     network_figure,
@@ -259,7 +261,14 @@ from cnnviz.plots.maps import (
     unit_picker,
     vector_grid,
 )
-from cnnviz.plots.steps import StepFrames, conv_step_figure, conv_step_frames, pool_step_figure
+from cnnviz.plots.steps import (
+    StepFrames,
+    conv_step_figure,
+    conv_step_frames,
+    pool_caption,
+    pool_step_figure,
+    step_alt,
+)
 from cnnviz.quiz import QUIZ_SEED_MAX, QUIZ_TOPICS, Question, make_quiz
 from cnnviz.trust import (
     DeletionCurve,
@@ -373,6 +382,7 @@ __all__ = [
     "augmented",
     "compare_transfer",
     "confusion_matrix",
+    "confusion_text",
     "head_features",
     "held_out_split",
     "image_features",
@@ -483,6 +493,7 @@ __all__ = [
     "filter_grid",
     "format_value",
     "heat_picture",
+    "hot_spot_text",
     "kernel_slices",
     "maps_figure",
     "model_sizes",
@@ -492,12 +503,14 @@ __all__ = [
     "payload_bytes",
     "picture",
     "picture_source",
+    "pool_caption",
     "pool_step_figure",
     "pool_steps_gif",
     "confusion_figure",
     "probability_bars",
     "block_diagram",
     "receptive_field_growth",
+    "step_alt",
     "training_curves",
     "unit_picker",
     "value_range",

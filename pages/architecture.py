@@ -79,7 +79,9 @@ st.dataframe(
      for name, t in totals.items()],
     hide_index=True, column_config=NUMBERS,
 )
-st.plotly_chart(networks.model_sizes_figure(), key=P + "sizes")
+st.plotly_chart(networks.model_sizes_figure(), key=P + "sizes",
+                alt=f"Bar chart, log scale: parameters and multiply-adds of the {len(MODELS)} "
+                "networks; the table above has the same numbers")
 st.caption(
     "Counted on each architecture built without weights (PyTorch's meta device), so even "
     "VGG-16's 138 million parameters take no memory; the counts are torch's own. "
@@ -180,7 +182,9 @@ except ParameterError as err:
 st.subheader("From LeNet to EfficientNet")
 params = [totals[model]["params"] if model else GOOGLENET_PARAMS
           for _, _, model, _ in MILESTONES]
-st.plotly_chart(networks.timeline_figure(MILESTONES, params), key=P + "timeline")
+st.plotly_chart(networks.timeline_figure(MILESTONES, params), key=P + "timeline",
+                alt=f"Timeline of {len(MILESTONES)} networks from {MILESTONES[0][1]} to "
+                f"{MILESTONES[-1][1]}, parameters on a log scale; the table below lists them")
 st.dataframe(
     [{"year": year, "network": label, "parameters": p, "what it introduced": note}
      for (label, year, _, note), p in zip(MILESTONES, params, strict=True)],

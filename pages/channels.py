@@ -137,7 +137,8 @@ with left:
         field = receptive_field(network.model, layer, canvas) if objective == "centre" else None
         st.plotly_chart(picture(result.picture, title=f"{layer} · channel {channel}",
                                 box=field.box if field else None, height=360),
-                        key=P + "picture")
+                        key=P + "picture", alt=f"The picture synthesised for channel {channel} "
+                        f"of {layer} of {models.short_label(name)}, {shape_text(canvas[1:])}")
         what = "its centre unit" if objective == "centre" else "its mean over the map"
         jitter = result.config.jitter
         st.caption(
@@ -149,7 +150,9 @@ with left:
                + (f", but for a margin of {jitter} pixel{'s' if jitter > 1 else ''} that the "
                   "jitter shifts into view." if jitter else ".")
                if field is not None else ""))
-        st.plotly_chart(objective_curve(result.history, start=result.start), key=P + "curve")
+        st.plotly_chart(objective_curve(result.history, start=result.start), key=P + "curve",
+                        alt=f"Line chart: the channel's response over {len(result.history)} "
+                        f"steps, from {result.start:.3g} to {result.final:.3g}")
 
 with middle:
     st.markdown("**Its map on your image**")
@@ -164,7 +167,9 @@ with middle:
         lim = float(np.abs(m).max()) or 1.0
         st.plotly_chart(maps_figure(m[None], [lim], labels=[f"{layer} · channel {channel}"],
                                     columns=1, tile_px=512, shared_limit=lim, width_px=420,
-                                    title=f"{where} · {shape_text(m.shape)}"), key=P + "map")
+                                    title=f"{where} · {shape_text(m.shape)}"), key=P + "map",
+                        alt=f"Map of channel {channel} of {layer} on {where}, "
+                        f"{shape_text(m.shape)}, red positive and blue negative")
         peak = np.unravel_index(int(np.argmax(m)), m.shape)
         st.caption(f"On {where}, channel {channel} is strongest at unit "
                    f"({peak[0]}, {peak[1]}): {float(m[peak]):.3g}. Red is positive, blue "
@@ -182,7 +187,9 @@ with right:
         first = conv == defaults.first_conv(name)
         st.markdown(f"**Its kernel** ({conv})")
         st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, conv, c_in),
-                                      max_slices=16, columns=4, cell_px=120), key=P + "kernel")
+                                      max_slices=16, columns=4, cell_px=120), key=P + "kernel",
+                        alt=widgets.kernel_alt(f"The kernel of channel {channel} of {conv}",
+                                              weights))
         st.caption(f"{c_in} slice{'s' if c_in > 1 else ''} of {kh}×{kw}"
                    + (" (the first 16 shown)" if c_in > 16 else "")
                    + (f"; {layer} passes on channel {channel} of {conv}." if conv != layer

@@ -18,6 +18,7 @@ from cnnviz import (
     parse_kernel_slices,
     resolve_padding,
     slices_for,
+    step_alt,
 )
 from ui import catalog, state, widgets
 from ui.boot import ensure_app_navigation
@@ -158,17 +159,22 @@ left, right = st.columns(2)
 left.plotly_chart(playground.picture(
     widgets.display_pixels(image.pixels, gray),
     title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)", box=steps.input_box,
-    name=f"{image.digest}:{gray}"), key=P + "input_fig")
+    name=f"{image.digest}:{gray}"), key=P + "input_fig",
+    alt=f"Input: {state.describe(image)}{', in grey' if gray else ''}; a box marks the pixels "
+    f"that the zoomed outputs read, {widgets.region_text(steps.input_box)}")
 right.plotly_chart(playground.picture(
     output, title=f"Output {out_h}×{out_w}" + (" after ReLU" if relu else ""), box=region,
-    colorbar_title="value", name=f"{values.key}:{params!r}:{relu}"), key=P + "output_fig")
+    colorbar_title="value", name=f"{values.key}:{params!r}:{relu}"), key=P + "output_fig",
+    alt=f"Output of {PRESETS[name].label if name in PRESETS else 'your kernel'} on "
+    f"{image.label}, {out_h}×{out_w}{' after ReLU' if relu else ''}; a box marks the zoomed "
+    f"cells, {widgets.region_text(region)}")
 
 # --- step-through -------------------------------------------------------------------------------
 st.subheader("Step through, window by window")
 n = len(steps.sums)
 start, frame_ms = widgets.step_controls(STEPS, n)
 st.plotly_chart(playground.conv_figure(values, params, region, steps, start, frame_ms),
-                key=P + "steps_fig")
+                key=P + "steps_fig", alt=step_alt(steps, start))
 st.caption(
     f"{n} windows in the zoom box. Each window's products and sum are worked out in float64 "
     "from the padded image (NumPy); the output picture is OpenCV's filter2D in float32. The "

@@ -124,7 +124,9 @@ for i, (col, n) in enumerate(zip(st.columns(len(wanted)), wanted, strict=True)):
         maps_figure(m, limits, labels=[f"#{c}" for c in range(len(m))], columns=columns,
                     tile_px=96, shared_limit=_shared_limit(n) if shared else None,
                     width_px=MAIN_PX // len(wanted), show_labels=channels <= 64),
-        key=key, on_select=lambda key=key: _take_click(key), selection_mode="points")
+        key=key, on_select=lambda key=key: _take_click(key), selection_mode="points",
+        alt=f"{len(m)} feature maps of {_title(n)} on {image.label}, {shape_text(m.shape[1:])} "
+        "each, red positive and blue negative; choose one below to see it large")
 notes = [f"{channels} channels of {shape_text(maps[layer].shape[1:])}. Click a map to open it "
          "below."]
 if pair is not None and pair.between:
@@ -138,7 +140,9 @@ st.caption(" ".join(notes))
 ranked = pair.after if pair is not None else layer
 means, ranking = rank_channels(maps[ranked])
 st.subheader("Which channels respond most")
-st.plotly_chart(channel_ranking(means, ranking, max_bars=64), key=P + "ranking")
+st.plotly_chart(channel_ranking(means, ranking, max_bars=64), key=P + "ranking",
+                alt=f"Bar chart: the channels of {ranked} by mean value; the highest are "
+                + ", ".join(f"#{int(c)} ({means[c]:.3g})" for c in ranking[:3]))
 st.caption(f"Channels of {ranked} by their mean value on this image"
            + (" (what the next layer receives)" if ranked != layer else "")
            + (f"; the first 64 of {len(means)}." if len(means) > 64 else "."))
@@ -151,7 +155,9 @@ for i, (col, n) in enumerate(zip(st.columns(len(wanted)), wanted, strict=True)):
     lim = _shared_limit(n) if shared else float(map_limits(m[None], True)[0])
     col.plotly_chart(maps_figure(m[None], [lim], labels=[f"{n} · channel {channel}"], columns=1,
                                  tile_px=512, shared_limit=lim, width_px=MAIN_PX // len(wanted),
-                                 title=f"{_title(n)}, channel {channel}"), key=P + f"big.{i}")
+                                 title=f"{_title(n)}, channel {channel}"), key=P + f"big.{i}",
+                 alt=f"Channel {channel} of {_title(n)} on {image.label}, "
+                 f"{shape_text(m.shape)}, red positive and blue negative")
 if len(ranking) == channels:
     st.caption(f"Channel {channel} ranks {list(ranking).index(channel) + 1} of {channels} by "
                f"mean activation ({means[channel]:.4g}).")
@@ -174,7 +180,8 @@ st.markdown(f"**The kernel of channel {channel}**" + (f" (of {conv})" if conv !=
             "the layer's input" + (f" (the first 16 of {c_in} shown)" if c_in > 16 else "")
             + ".")
 st.plotly_chart(kernel_slices(weights, names=widgets.slice_names(name, conv, c_in)),
-                key=P + "kernel")
+                key=P + "kernel",
+                alt=widgets.kernel_alt(f"The kernel of channel {channel} of {conv}", weights))
 
 kernel = kernel_of(network.model, conv, channel)
 problem = carry_problem(kernel)

@@ -61,7 +61,9 @@ n_filters, c_in, kh, kw = first_weights.shape
 st.subheader(f"The first layer: {n_filters} kernels of {kh}×{kw}"
              + (" × 3 colours" if c_in == 3 else ""))
 st.plotly_chart(filter_grid(first_weights, columns=16 if n_filters > 32 else 8),
-                key=P + "first")
+                key=P + "first", alt=f"The {n_filters} kernels of {first} of "
+                f"{models.short_label(name)}, {kh}×{kw} each, drawn as "
+                + ("colour patches" if c_in == 3 else "red-blue patches"))
 if c_in == 3:
     st.caption(
         "Each kernel's three slices (for R, G and B) are drawn as one colour patch, stretched "
@@ -106,7 +108,10 @@ if matches:
                             summed[picked]])
     st.plotly_chart(kernel_slices(stack, names=[*labels, *learned_labels],
                                   columns=len(COMPARED_PRESETS), own_scale=True,
-                                  max_slices=len(stack)), key=P + "pairs")
+                                  max_slices=len(stack)), key=P + "pairs",
+                    alt="Hand-made kernels (" + ", ".join(labels) + ") above the learned kernels "
+                    "most like them (" + ", ".join(learned_labels) + "); the table below has "
+                    "their similarities")
     st.dataframe(
         [{"hand-made": PRESETS[m.preset].label, "most similar learned kernel": f"#{m.filter}",
           "cosine similarity": round(m.cosine, 3),
@@ -129,12 +134,14 @@ left, right = st.columns(2)
 left.markdown("**Hand-made kernels** on the grey input")
 left.plotly_chart(maps_figure(preset_maps, _own_scale(preset_maps), labels=labels, columns=2,
                               tile_px=224, width_px=440, show_labels=True),
-                  key=P + "preset_maps")
+                  key=P + "preset_maps", alt="Responses of the hand-made kernels ("
+                  + ", ".join(labels) + f") on the grey {x.shape[2]}×{x.shape[3]} input")
 right.markdown(f"**Learned kernels** of {first} on the same input")
 chosen = learned_maps[picked]
 right.plotly_chart(maps_figure(chosen, _own_scale(chosen), labels=learned_labels, columns=2,
                                tile_px=224, width_px=440, show_labels=True),
-                   key=P + "learned_maps")
+                   key=P + "learned_maps", alt=f"Responses of the learned kernels of {first} "
+                   f"({', '.join(learned_labels)}) on the {x.shape[2]}×{x.shape[3]} input")
 st.caption(f"Both on the {x.shape[2]}×{x.shape[3]} input the network sees (the hand-made ones "
            "on its grey version), each map on its own red-blue scale. The learned maps are "
            f"{first}'s own outputs, before any activation.")
@@ -151,7 +158,7 @@ f = int(f_col.number_input(f"Filter (0–{len(weights) - 1})", 0, len(weights) -
 kernel = weights[f]  # (C, kh, kw)
 names = widgets.slice_names(name, layer, kernel.shape[0])
 st.plotly_chart(kernel_slices(kernel, names=names if names != ["grey"] else None),
-                key=P + "slices")
+                key=P + "slices", alt=widgets.kernel_alt(f"Filter {f} of {layer}", kernel))
 c = kernel.shape[0]
 groups, c_in = conv_groups(network.model, layer)
 if groups > 1 and groups == c_in:

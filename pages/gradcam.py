@@ -12,6 +12,7 @@ from cnnviz import (
     default_occlusion,
     encode_png,
     heat_picture,
+    hot_spot_text,
     occlusion_windows,
     overlay,
 )
@@ -145,13 +146,16 @@ blended = overlay(seen, heat, alpha, colormap)
 st.subheader(f"Grad-CAM of “{classes[target]}” at {layer}")
 c1, c2, c3 = st.columns(3)
 c1.plotly_chart(playground.picture(seen, title=f"Input the network sees ({height}×{width})",
-                                   name=f"{image.digest}:{name}:seen"), key=P + "input_fig")
+                                   name=f"{image.digest}:{name}:seen"), key=P + "input_fig",
+                alt=f"{state.describe(image)}, as the network sees it: {height}×{width}")
+what = f"Grad-CAM of {classes[target]} at {layer}"
 c2.plotly_chart(heat_picture(native_rgb, stops=stops, zmax=peak or 1.0,
                              title=f"At the layer's own resolution: {h}×{w}",
-                             colorbar_title="layer units"), key=P + "native_fig")
+                             colorbar_title="layer units"), key=P + "native_fig",
+                alt=f"{what}, {h}×{w}: {hot_spot_text(native)}")
 c3.plotly_chart(heat_picture(blended, stops=stops, colorbar_title="relative",
                              title=f"Upsampled to {height}×{width}, over the input"),
-                key=P + "overlay_fig")
+                key=P + "overlay_fig", alt=f"{what} over the input: {hot_spot_text(heat)}")
 if peak <= 0:
     st.info(f"No location of {layer} holds positive evidence for “{classes[target]}”: the "
             "map is all zeros.", icon=":material/exposure_zero:")
@@ -233,7 +237,8 @@ for col, method in zip(st.columns(max(len(chosen), 1)), chosen, strict=False):
                      icon=":material/block:")
             continue
         st.plotly_chart(_over(method_heat, info.title, 320, colorbar_title="relative"),
-                        key=P + method + "_fig")
+                        key=P + method + "_fig", alt=f"{info.title} of {classes[target]} "
+                        f"over the input: {hot_spot_text(method_heat)}")
         st.caption(info.summary)
         if delta is not None:
             st.markdown(f"Convergence delta: `{delta:+.2e}` (0 when the steps add up exactly; "

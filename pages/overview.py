@@ -79,7 +79,9 @@ fig_col, prob_col = st.columns([5, 1.3], gap="medium")
 with fig_col:
     st.plotly_chart(networks.network_figure(network, image, scale, SHOWN), key=P + "network",
                     on_select=functools.partial(_take_click, [c.name for c in columns]),
-                    selection_mode="points")
+                    selection_mode="points", alt=f"{models.short_label(name)} on "
+                    f"{image.label}: {len(columns)} columns from the input to the output, each "
+                    "the maps of one layer; choose a layer below to open its maps")
     dropped = any(isinstance(m, SKIPPED) for m in network.model.modules())
     st.caption(
         f"{len(columns)} columns: the input as the network sees it and every layer"
@@ -94,7 +96,10 @@ with fig_col:
 with prob_col:
     classes = models.spec(name).class_names
     st.markdown("**Class probabilities**")
-    st.plotly_chart(probability_bars(classes, probs, top=10), key=P + "probs")
+    top = sorted(range(len(probs)), key=lambda i: -float(probs[i]))[:3]
+    st.plotly_chart(probability_bars(classes, probs, top=10), key=P + "probs",
+                    alt="Class probabilities; the most likely: "
+                    + ", ".join(f"{classes[i]} {probs[i]:.1%}" for i in top))
     if not trained:
         st.caption("Random weights: these probabilities are noise, not an answer.")
     elif len(classes) > 10:
@@ -103,7 +108,9 @@ with prob_col:
 block = networks.block_figure(name)
 if block is not None:
     with st.expander("Inside one block: an inverted residual", expanded=False):
-        st.plotly_chart(block, key=P + "block")
+        st.plotly_chart(block, key=P + "block", alt="Diagram of an inverted residual block: "
+                        "expand 1×1, depthwise k×k, project 1×1, plus the skip, with the "
+                        "shapes between them")
         st.caption(
             "Each MBConv column above is a block like this one. A 1×1 convolution **expands** "
             "the channels six-fold, a **depthwise** k×k convolution filters each channel on "
@@ -140,7 +147,10 @@ else:
                       tile_px=4096, shared_limit=lim, width_px=400,
                       title=f"{layer}: {values.size:,} values, row by row")
 left, right = st.columns([3, 2])
-left.plotly_chart(big, key=P + "big")
+left.plotly_chart(big, key=P + "big", alt=f"{layer} on {image.label}: "
+                  + (f"channel {channel}, {shape_text(values.shape)}" if column.is_spatial
+                     else f"{values.size:,} values, row by row")
+                  + ", red positive and blue negative")
 right.markdown(
     f"**{layer}** ({column.kind}), output {' × '.join(str(s) for s in column.shape)}  \n"
     f"min {float(values.min()):.4g} · max {float(values.max()):.4g} · "

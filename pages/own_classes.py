@@ -10,6 +10,7 @@ from cnnviz import (
     TRANSFER_EPOCHS,
     UPLOAD_EXTENSIONS,
     confusion_figure,
+    confusion_text,
     save_head,
 )
 from ui import catalog, own, own_view, state, views, widgets
@@ -154,7 +155,9 @@ if outcome is not None and entry is not None:
                       help=f"{hits} of {held} held-out images right, which the head did not "
                       "train on.")
             st.plotly_chart(confusion_figure(run.transfer.confusion, outcome.class_names),
-                            key=P + "cm_transfer")
+                            key=P + "cm_transfer", alt="Confusion matrix of the new head on the "
+                            "held-out images: "
+                            + confusion_text(run.transfer.confusion, outcome.class_names))
         with right:
             own_view.scratch_view(outcome)
         st.caption("Rows: the true class; columns: what the network said. Right answers sit on "

@@ -12,6 +12,7 @@ from cnnviz import (
     global_avg_pool,
     pool_output_shape,
     pool_params,
+    step_alt,
 )
 from ui import catalog, state, widgets
 from ui.boot import ensure_app_navigation
@@ -136,11 +137,13 @@ if is_global:
         col.metric(f"Mean of {name}", format_value(float(mean)))
     left, right = st.columns(2)
     left.plotly_chart(playground.picture(input_picture, title=f"Input {h}×{w}×{channels}",
-                                         name=f"{image.digest}:{gray}"), key=P + "input_fig")
+                                         name=f"{image.digest}:{gray}"), key=P + "input_fig",
+                      alt=f"Input: {state.describe(image)}")
     right.plotly_chart(playground.picture(
         _as_picture(means.reshape(1, 1, channels), scale),
         title=f"Output 1×1×{channels}" + (" (the mean colour)" if channels == 3 else ""),
-        name=f"{values.key}:global:{scale}"), key=P + "global_fig")
+        name=f"{values.key}:global:{scale}"), key=P + "global_fig",
+        alt=f"Output of global average pooling: 1×1×{channels}, one mean per channel")
     st.markdown(NO_PARAMETERS)
     link.stop()
 
@@ -173,11 +176,14 @@ output = playground.pool_full(values, params)  # (out_h, out_w, C)
 left, right = st.columns(2)
 left.plotly_chart(playground.picture(
     input_picture, title=f"Input {h}×{w}×{channels} (box: what the zoomed outputs see)",
-    box=steps.input_box, name=f"{image.digest}:{gray}"), key=P + "input_fig")
+    box=steps.input_box, name=f"{image.digest}:{gray}"), key=P + "input_fig",
+    alt=f"Input: {state.describe(image)}; a box marks the pixels that the zoomed outputs read, "
+    f"{widgets.region_text(steps.input_box)}")
 right.plotly_chart(playground.picture(
     _as_picture(output, scale), title=f"{KIND_LABELS[kind]} pooling: {out_h}×{out_w}×{channels}",
     box=region, colorbar_title="value", name=f"{values.key}:{params!r}:{scale}"),
-    key=P + "output_fig")
+    key=P + "output_fig", alt=f"Output of {KIND_LABELS[kind].lower()} pooling on {image.label}, "
+    f"{out_h}×{out_w}×{channels}; a box marks the zoomed cells, {widgets.region_text(region)}")
 
 # --- step-through -------------------------------------------------------------------------------
 st.subheader("Step through, window by window")
@@ -192,7 +198,7 @@ if channels > 1:
 n = len(steps.values)
 start, frame_ms = widgets.step_controls(STEPS, n)
 st.plotly_chart(playground.pool_figure(values, params, region, start, frame_ms, int(channel)),
-                key=P + "steps_fig")
+                key=P + "steps_fig", alt=step_alt(steps, start, channel=int(channel)))
 torch_name = "max_pool2d" if kind == "max" else "avg_pool2d"
 st.caption(
     f"{n} windows in the zoom box. "
@@ -216,7 +222,8 @@ for col, k in zip(st.columns(2), ("max", "avg"), strict=True):
     col.plotly_chart(playground.picture(
         _as_picture(playground.pool_full(values, both), scale),
         title=f"{KIND_LABELS[k]} pooling {out_h}×{out_w}", colorbar_title="value",
-        name=f"{values.key}:{both!r}:{scale}"), key=P + "side_" + k)
+        name=f"{values.key}:{both!r}:{scale}"), key=P + "side_" + k,
+        alt=f"{KIND_LABELS[k]} pooling of {image.label}, {out_h}×{out_w}×{channels}")
 
 # --- export -------------------------------------------------------------------------------------
 st.subheader("For your slides")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import LayerError, ModelError, centre_unit
+from cnnviz import LayerError, ModelError, centre_unit, hot_spot_text
 from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
 from ui.cache import models, networks, playground
@@ -128,7 +128,10 @@ st.dataframe(
       "recurrence r_in + (k−1)·d·j_in": row["formula"]} for row in table],
     hide_index=True,
 )
-st.plotly_chart(networks.growth_figure(name, side), key=P + "growth")
+st.plotly_chart(networks.growth_figure(name, side), key=P + "growth",
+                alt=f"Line chart: the receptive field's side through the {len(table)} layers, "
+                f"from {_pair(table[0]['rf'])} to {_pair(table[-1]['rf'])} pixels; the table "
+                "above has every step")
 # Several paths: some layer's input is not the output of the row before it (a skip path).
 branched = any(row["rf_in"] != prev["rf"] or row["jump_in"] != prev["jump"]
                for prev, row in zip(table, table[1:], strict=False))
@@ -192,12 +195,15 @@ what = "mean" if c is None else f"channel {c}"
 with map_col:
     st.plotly_chart(networks.unit_picker(name, image, layer, c, (uy, ux),
                                          f"{layer}: {out_h}×{out_w} ({what})", side),
-                    key=P + "map", on_select=_take_click, selection_mode="points")
+                    key=P + "map", on_select=_take_click, selection_mode="points",
+                    alt=f"Map of {layer} ({what}), {out_h}×{out_w}, with unit ({uy}, {ux}) "
+                    "marked; click a unit or type its row and column above")
     st.caption("Click a unit of the map (or type its row and column above).")
 with input_col:
     st.plotly_chart(playground.picture(picture, f"Input the network sees ({in_h}×{in_w})", box,
                                        name=f"{image.digest}:{name}:{side}:seen"),
-                    key=P + "input")
+                    key=P + "input", alt=f"{state.describe(image)}, as the network sees it "
+                    f"({in_h}×{in_w}); a box marks the unit's field, {widgets.region_text(box)}")
     st.caption("The box: the unit's theoretical receptive field, every pixel that can "
                "change its value.")
     if picture.min() == picture.max():
@@ -207,7 +213,8 @@ with input_col:
 with erf_col:
     st.plotly_chart(playground.picture(
         erf, "Effective field |∂unit/∂input|", box, "relative",
-        name=f"{image.digest}:{name}:{side}:{layer}:{c}:{uy}:{ux}:erf"), key=P + "erf")
+        name=f"{image.digest}:{name}:{side}:{layer}:{c}:{uy}:{ux}:erf"), key=P + "erf",
+        alt=f"Effective field of unit ({uy}, {ux}) of {layer}: {hot_spot_text(erf)}")
     st.caption(
         "How strongly each pixel moves this unit on the real network (the gradient's size, "
         "1 = the strongest pixel). It fades towards the edges of the box: the centre of a "

@@ -15,7 +15,7 @@ from ui import catalog, defaults, state, widgets
 from ui.boot import ensure_app_navigation
 from ui.cache import networks
 from ui.sidebar import escape_markdown
-from ui.training_job import MAX_EPOCHS, MAX_SECONDS, TRAINERS, ServerBusy, TrainingJob, config_for
+from ui.training_job import MAX_EPOCHS, TRAINERS, ServerBusy, TrainingJob, config_for
 from ui.urlstate import Link, choice_param, flag_param, format_float, int_param
 
 ensure_app_navigation()
@@ -130,18 +130,6 @@ e3.markdown("**Why held-out accuracy matters.** A network can memorise its train
 
 # --- the run, live ------------------------------------------------------------------------
 
-def _status_line(status: str, history: list, epochs: int, seconds: float) -> str:
-    done = len(history)
-    if status == "finished":
-        return f"Finished {done} epoch{'s' if done != 1 else ''} in {seconds:.0f} s."
-    if status == "stopped":
-        return f"Stopped after {done} of {epochs} epochs ({seconds:.0f} s)."
-    if status == "timed out":
-        return (f"Stopped by the time limit ({MAX_SECONDS:.0f} s) after {done} of {epochs} "
-                "epochs.")
-    return f"Failed after {done} epochs."
-
-
 @st.fragment(run_every=POLL_SECONDS if running else None)
 def live_view(polling: bool) -> None:
     """Progress, curves and filters of the session's latest run; while it runs, this redraws
@@ -150,7 +138,9 @@ def live_view(polling: bool) -> None:
     if job is None:
         st.subheader("The first layer, before any training")
         weights = networks.initial_filters(model_name, DEFAULTS.seed)
-        st.plotly_chart(filter_grid(weights), key=P + "filters_start")
+        st.plotly_chart(filter_grid(weights), key=P + "filters_start",
+                        alt=f"The {weights.shape[0]} random first-layer filters of "
+                        f"{model_name}, before training")
         colours = ("shown as colour pictures" if weights.shape[1] == 3 else
                    "red positive, blue negative")
         st.caption(f"The {weights.shape[0]} filters of the first conv layer, "
@@ -172,10 +162,13 @@ def live_view(polling: bool) -> None:
                     help="Ends the run before its next batch and keeps the network as it is.")
     else:
         st.progress(len(history) / epochs,
-                    text=_status_line(status, history, epochs, job.seconds))
+                    text=job.status_line())
 
     st.subheader("Loss and accuracy, epoch by epoch")
-    st.plotly_chart(training_curves(history, epochs=epochs), key=P + "curves")
+    st.plotly_chart(training_curves(history, epochs=epochs), key=P + "curves",
+                    alt=f"Loss and accuracy over {len(history)} of {epochs} epochs"
+                    + (f"; now loss {history[-1].loss:.3f}, held-out accuracy "
+                       f"{history[-1].heldout_accuracy:.1%}" if history else ""))
     if history:
         last = history[-1]
         st.caption(f"After epoch {last.epoch}: loss {last.loss:.3f}, training accuracy "
@@ -191,12 +184,14 @@ def live_view(polling: bool) -> None:
     before, after = st.columns(2, gap="large")
     with before:
         st.plotly_chart(filter_grid(job.initial_filters, title="Before training (random)"),
-                        key=P + "filters_before")
+                        key=P + "filters_before", alt="The first layer's filters before "
+                        "training: random numbers")
     with after:
         if history:
             title = f"After epoch {history[-1].epoch}"
             st.plotly_chart(filter_grid(history[-1].first_layer, title=title),
-                            key=P + "filters_after")
+                            key=P + "filters_after",
+                            alt=f"The first layer's filters {title.lower()}")
         else:
             st.info("Waiting for the first epoch…", icon=":material/hourglass_top:")
     if job.initial_filters.shape[1] == 3:

@@ -43,6 +43,10 @@ def test_every_page_renders(page):
     assert at.title, "every page has a title"
     # the shared picker is on every page
     assert at.sidebar.selectbox(key=state.SAMPLE).value == "cat"
+    # every figure has a text alternative that names what it shows (a screen reader reads
+    # the chart's accessible name, not its SVG)
+    for chart in at.get("plotly_chart"):
+        assert len(chart.proto.alt.strip()) >= 20, chart.proto.alt
 
 
 def test_url_paths_are_the_file_names():

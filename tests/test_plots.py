@@ -115,3 +115,52 @@ def test_payload_is_small_for_a_big_zoom():
                        output_dtype=np.float32)
     assert cnnviz.payload_bytes(cnnviz.conv_step_figure(steps)) < 2_000_000
     assert cnnviz.payload_bytes(cnnviz.picture(steps.output)) < 600_000
+
+
+# --- text alternatives ------------------------------------------------------------------------
+
+
+def test_a_step_alt_says_which_window_and_writes_its_sum_in_plain_text():
+    steps = conv_steps(CLASSIC_5X5.astype(float), X_KERNEL)  # 3×3 output
+    for i in range(len(steps.sums)):
+        alt = cnnviz.step_alt(steps, i)
+        r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
+        assert alt.startswith(f"Convolution step-through, window {i + 1} of 9;")
+        assert f"row {int(steps.window_rows[i])}, column {int(steps.window_cols[i])}" in alt
+        assert f"out[{r}, {c}]" in alt and "<" not in alt
+        # the sum it reads out is the output cell's value, as the caption writes it
+        assert alt.endswith(f"= {cnnviz.format_value(steps.output[r, c])}")
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_a_pooling_step_alt_reads_the_channel_and_the_value(kind):
+    rng = np.random.default_rng(3)
+    steps = pool_steps(rng.random((6, 6, 3)), kind=kind, size=2, padding=1)
+    alt = cnnviz.step_alt(steps, 4, channel=1)
+    assert alt.startswith(f"{'Max' if kind == 'max' else 'Average'} pooling (channel 1) "
+                          f"step-through, window 5 of {len(steps.values)};")
+    value = cnnviz.format_value(steps.values[4, 1])
+    assert f"= {value}" in alt and "<b>" not in alt
+    assert cnnviz.pool_caption(steps, 4, 1).count("<b>") == 2
+    if kind == "max":
+        wr, wc = steps.winner[4, 1]
+        assert f"from padded row {wr}, col {wc}" in alt
+
+
+@pytest.mark.parametrize(("peak", "where"), [
+    ((0, 0), "top left"), ((0, 6), "top"), ((0, 13), "top right"), ((6, 0), "left"),
+    ((7, 7), "centre"), ((7, 13), "right"), ((13, 0), "bottom left"), ((13, 7), "bottom"),
+    ((13, 13), "bottom right")])
+def test_hot_spot_text_names_the_ninth_of_the_map_with_the_peak(peak, where):
+    values = np.zeros((14, 14))
+    values[peak] = 1.0
+    values[peak[0], (peak[1] + 1) % 14] = 0.75  # above half the peak
+    values[(peak[0] + 1) % 14, peak[1]] = 0.25  # below
+    assert cnnviz.hot_spot_text(values) == (
+        f"strongest at the {where} (row {peak[0]}, column {peak[1]} of 14×14); 1% of its "
+        "cells above half the peak")
+
+
+def test_hot_spot_text_of_a_map_with_nothing_positive():
+    assert cnnviz.hot_spot_text(np.zeros((3, 4))) == "no positive values anywhere"
+    assert cnnviz.hot_spot_text(-np.ones((3, 4))) == "no positive values anywhere"

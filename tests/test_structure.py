@@ -242,6 +242,19 @@ def test_modules_and_pages_stay_small():
     assert not big, big
 
 
+def test_every_figure_a_page_shows_has_a_text_alternative():
+    """Each ``plotly_chart`` call passes ``alt=``: the chart's accessible name (role=figure),
+    what a screen reader announces instead of the SVG."""
+    missing = []
+    for path in UI + PAGES + [ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "plotly_chart"
+                    and "alt" not in {k.arg for k in node.keywords}):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not missing, missing
+
+
 # --- pages and their keys -------------------------------------------------------------------
 
 _PREFIX_LITERAL = re.compile(r"""["']([a-z_]+\.)[a-z_]""")

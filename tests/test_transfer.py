@@ -146,6 +146,15 @@ def test_the_confusion_matrix_counts_each_pair(seed):
     assert np.trace(matrix) == int((truth == said).sum())
 
 
+def test_the_confusion_text_reads_the_matrix_out():
+    matrix = cnnviz.confusion_matrix([0, 0, 0, 1, 1, 2, 2, 2], [0, 0, 1, 1, 1, 0, 0, 2], 3)
+    assert cnnviz.confusion_text(matrix, ["cat", "dog", "cup"]) == (
+        "5 of 8 right (cat 2 of 3, dog 2 of 2, cup 1 of 3); the commonest mistake: cup taken "
+        "for cat, 2 times")
+    perfect = cnnviz.confusion_matrix([0, 1, 1], [0, 1, 1], 3)  # no image of the third class
+    assert cnnviz.confusion_text(perfect, ["a", "b", "c"]) == "3 of 3 right (a 1 of 1, b 2 of 2)"
+
+
 def test_augmented_views_are_the_mirror_and_the_centre():
     image = np.random.default_rng(0).integers(0, 256, (50, 40, 3), dtype=np.uint8)
     mirrored, centre = cnnviz.augmented(image)

@@ -64,7 +64,9 @@ def ask_the_data(page: PageInfo, network: Network, layer: str, channel: int) -> 
     st.plotly_chart(patch_grid(patches.crops, patches.inside, titles=titles,
                                origins=[(int(b[0]), int(b[2])) for b in patches.boxes],
                                columns=3, cell_px=150 if network.recipe == "mnist" else 200),
-                    key=page.key("patches"))
+                    key=page.key("patches"), alt=f"The {len(titles)} image patches that "
+                    f"make channel {channel} of {layer} respond most, strongest first: "
+                    + "; ".join(titles))
     rh, rw = patches.field_size
     clipped = int(patches.clipped.sum())
     st.caption(

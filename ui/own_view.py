@@ -13,6 +13,7 @@ from cnnviz import (
     WEIGHTS_ARCHITECTURES,
     WeightsError,
     confusion_figure,
+    confusion_text,
     load_head,
     load_weights,
 )
@@ -51,7 +52,8 @@ def scratch_view(outcome: own.Outcome) -> None:
               help=f"{right} of {len(judged.truth)} held-out images right, after the same "
               f"{TRANSFER_EPOCHS} epochs on the same training images ({judged.seconds:.1f} s).")
     st.plotly_chart(confusion_figure(judged.confusion, outcome.class_names),
-                    key=P + "cm_scratch")
+                    key=P + "cm_scratch", alt="Confusion matrix of the CNN from scratch on the "
+                    f"held-out images: {confusion_text(judged.confusion, outcome.class_names)}")
     st.caption(f"On its own training images it gets {judged.train_accuracy:.0%} right: it can "
                "learn those pictures by heart, but not what makes a class.")
 

@@ -179,6 +179,19 @@ class TrainingJob:
     def elapsed(self) -> float:
         return self.seconds if not self.running else time.monotonic() - self._started
 
+    def status_line(self) -> str:
+        """How the run ended, in one sentence (the progress bar's text once it is over)."""
+        status, history, _ = self.snapshot()
+        done, epochs, seconds = len(history), self.config.epochs, self.seconds
+        if status == "finished":
+            return f"Finished {done} epoch{'s' if done != 1 else ''} in {seconds:.0f} s."
+        if status == "stopped":
+            return f"Stopped after {done} of {epochs} epochs ({seconds:.0f} s)."
+        if status == "timed out":
+            return (f"Stopped by the time limit ({MAX_SECONDS:.0f} s) after {done} of {epochs} "
+                    "epochs.")
+        return f"Failed after {done} epochs."
+
     def join(self, timeout: float | None = None) -> None:
         """Wait for the thread (tests)."""
         if self._thread is not None:

@@ -11,7 +11,13 @@ import numpy as np
 import streamlit as st
 from torch import nn
 
-from cnnviz import RECOMMENDED_LAYERS, RawFigure, deletion_figure, weight_layers
+from cnnviz import (
+    RECOMMENDED_LAYERS,
+    RawFigure,
+    deletion_figure,
+    hot_spot_text,
+    weight_layers,
+)
 from ui.cache import attribution
 from ui.catalog import PageInfo
 from ui.state import CurrentImage
@@ -56,9 +62,12 @@ def trust_checks(page: PageInfo, name: str, model: nn.Module, image: CurrentImag
             else:
                 r1, r2 = st.columns(2)
                 r1.plotly_chart(over(check.original, "Trained network", 300),
-                                key=page.key("rand_orig"))
+                                key=page.key("rand_orig"), alt="Grad-CAM of the trained "
+                                f"network over the input: {hot_spot_text(check.original)}")
                 r2.plotly_chart(over(check.randomised, "Top layers re-initialised: "
-                                     + ", ".join(check.layers), 300), key=page.key("rand_new"))
+                                     + ", ".join(check.layers), 300), key=page.key("rand_new"),
+                                alt="Grad-CAM with the top layers re-initialised: "
+                                f"{hot_spot_text(check.randomised)}")
                 m1, m2 = st.columns(2)
                 m1.metric("Rank correlation (Spearman)", f"{check.spearman:+.2f}")
                 m2.metric("Structural similarity (SSIM)", f"{check.ssim:+.2f}")
@@ -80,7 +89,9 @@ def trust_checks(page: PageInfo, name: str, model: nn.Module, image: CurrentImag
             else:
                 st.plotly_chart(deletion_figure(curve.fractions, curve.probabilities,
                                                 auc=curve.auc, label=label),
-                                key=page.key("deletion_fig"))
+                                key=page.key("deletion_fig"),
+                                alt=f"Deletion curve: the probability of {label} as the "
+                                f"pixels the map ranks first are blurred, area {curve.auc:.3f}")
                 d1, d2 = st.columns(2)
                 d1.metric("Area under the curve, Grad-CAM", f"{curve.auc:.3f}")
                 d2.metric("Area, a random map", f"{baseline.auc:.3f}",

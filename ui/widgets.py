@@ -59,6 +59,7 @@ __all__ = [
     "number",
     "pixel_controls",
     "progress_bar",
+    "region_text",
     "segmented",
     "select",
     "select_slider",
@@ -66,6 +67,7 @@ __all__ = [
     "shape_text",
     "show_top",
     "top_k",
+    "kernel_alt",
     "known_classes_note",
     "slice_names",
     "slider",
@@ -276,6 +278,20 @@ def pixel_controls(gray: UrlParam, scale: UrlParam, gray_help: str) -> None:
     """The grayscale toggle and the 0-1 / 0-255 choice, the same on both playground pages."""
     toggle(gray, "Grayscale (one channel)", help=gray_help)
     segmented(scale, "Pixel values", format_func={"unit": "0 – 1", "raw": "0 – 255"}.get)
+
+
+def kernel_alt(what: str, weights, max_slices: int = 16) -> str:
+    """A text alternative for ``kernel_slices`` of one filter's weights (C, kh, kw)."""
+    c, kh, kw = weights.shape
+    return (f"{what}: {c} slice{'s' if c > 1 else ''} of {kh}×{kw} weights"
+            + (f", the first {max_slices} drawn" if c > max_slices else "")
+            + ", red positive and blue negative")
+
+
+def region_text(region: tuple[int, int, int, int]) -> str:
+    """A half-open (row0, row1, col0, col1) box in words: "rows 3 to 7, columns 0 to 4"."""
+    r0, r1, c0, c1 = region
+    return f"rows {r0} to {r1 - 1}, columns {c0} to {c1 - 1}"
 
 
 def choose_region(params: list[UrlParam], out_h: int, out_w: int) -> tuple[int, int, int, int]:

@@ -44,6 +44,7 @@ __all__ = [
     "augmented",
     "compare_transfer",
     "confusion_matrix",
+    "confusion_text",
     "head_features",
     "head_layer",
     "held_out_split",
@@ -239,6 +240,24 @@ def confusion_matrix(truth: Sequence[int], predicted: Sequence[int], n_classes: 
     out = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(out, (np.asarray(truth, np.int64), np.asarray(predicted, np.int64)), 1)
     return out
+
+
+def confusion_text(confusion: np.ndarray, class_names: Sequence[str]) -> str:
+    """A confusion matrix in words, for a text alternative: how many are right, per class,
+    and the commonest mistake, e.g. "7 of 8 right (cat 4 of 4, dog 3 of 4); the commonest
+    mistake: dog taken for cat, 1 time"."""
+    confusion = np.asarray(confusion, dtype=np.int64)
+    total, right = int(confusion.sum()), int(np.trace(confusion))
+    per_class = ", ".join(f"{name} {int(confusion[i, i])} of {int(confusion[i].sum())}"
+                          for i, name in enumerate(class_names) if confusion[i].sum())
+    text = f"{right} of {total} right ({per_class})"
+    wrong = confusion - np.diag(np.diag(confusion))
+    if wrong.any():
+        t, p = np.unravel_index(int(np.argmax(wrong)), wrong.shape)
+        n = int(wrong[t, p])
+        text += (f"; the commonest mistake: {class_names[t]} taken for {class_names[p]}, "
+                 f"{n} time{'s' if n > 1 else ''}")
+    return text
 
 
 def scratch_cnn(n_classes: int) -> nn.Sequential:

@@ -34,6 +34,7 @@ __all__ = [
     "MOSAIC_GAP_RGB",
     "filter_grid",
     "heat_picture",
+    "hot_spot_text",
     "kernel_slices",
     "map_mosaic",
     "maps_figure",
@@ -48,6 +49,24 @@ __all__ = [
 #: k = ceil(side / MAX_PICK_SIDE), which keeps the figure small (VGG-16's first maps are
 #: 224×224); any unit can still be chosen by number.
 MAX_PICK_SIDE = 112
+
+
+def hot_spot_text(values: np.ndarray) -> str:
+    """Where a heat map (h, w) is strongest, in words for a text alternative: "strongest at
+    the top left (row 2, column 3 of 14×14); 9% of its cells above half the peak"."""
+    values = np.asarray(values, dtype=np.float64)
+    h, w = values.shape
+    peak = float(values.max()) if values.size else 0.0
+    if not np.isfinite(peak) or peak <= 0:
+        return "no positive values anywhere"
+    r, c = np.unravel_index(int(np.argmax(values)), values.shape)
+    vertical = ("top", "middle", "bottom")[min(3 * r // h, 2)]
+    horizontal = ("left", "centre", "right")[min(3 * c // w, 2)]
+    where = "centre" if (vertical, horizontal) == ("middle", "centre") else \
+        f"{vertical} {horizontal}".replace("middle ", "").replace(" centre", "")
+    share = float((values > peak / 2).mean())
+    return (f"strongest at the {where} (row {r}, column {c} of {h}×{w}); {share:.0%} of its "
+            "cells above half the peak")
 
 
 def unit_picker(values: np.ndarray, *, unit: tuple[int, int] | None = None, title: str = "",

@@ -9,6 +9,7 @@ coloured by ``value_range`` / ``pixel_range``, as the GIF export does.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,7 +49,9 @@ __all__ = [
     "conv_figure_height",
     "conv_step_figure",
     "conv_step_frames",
+    "pool_caption",
     "pool_step_figure",
+    "step_alt",
 ]
 
 
@@ -292,6 +295,37 @@ def conv_caption(steps: ConvSteps, i: int, names: Sequence[str] | None = None) -
     return f"<b>out[{r}, {c}]</b> = Σ(patch × kernel){bias} = {parts} = {total}"
 
 
+def pool_caption(steps: PoolSteps, i: int, channel: int = 0) -> str:
+    """The caption of pooling step i on `channel`: the value that fills its output cell and,
+    for max pooling, where it came from (HTML bold)."""
+    r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
+    v = format_value(steps.values[i, channel])
+    if steps.winner is not None:
+        wr, wc = (int(x) for x in steps.winner[i, channel])
+        return (f"<b>out[{r}, {c}]</b> = max of the window = <b>{v}</b> "
+                f"(from padded row {wr}, col {wc})")
+    kh, kw = steps.patches.shape[1:3]
+    return f"<b>out[{r}, {c}]</b> = mean of the {kh}×{kw} window = <b>{v}</b>"
+
+
+def step_alt(steps: ConvSteps | PoolSteps, i: int, *, channel_names: Sequence[str] | None = None,
+             channel: int = 0) -> str:
+    """A text alternative for a step-through showing step i: what the figure is, where the
+    window is, and the caption's sum in plain text (a screen reader reads the figure's
+    accessible name, not its SVG)."""
+    n = len(steps.sums) if isinstance(steps, ConvSteps) else len(steps.values)
+    r, c = int(steps.window_rows[i]), int(steps.window_cols[i])
+    if isinstance(steps, ConvSteps):
+        what = "Convolution"
+        caption = conv_caption(steps, i, channel_names)
+    else:
+        kind = "Max" if steps.winner is not None else "Average"
+        what = f"{kind} pooling (channel {channel})"
+        caption = pool_caption(steps, i, channel)
+    return (f"{what} step-through, window {i + 1} of {n}; its top-left corner at padded "
+            f"row {r}, column {c}: {re.sub(r'<[^>]+>', '', caption)}")
+
+
 def conv_step_figure(
     steps: ConvSteps,
     *,
@@ -465,15 +499,6 @@ def pool_step_figure(
     square_cells(axes, k_in, (r0, r1), (c0, c1))
     square_cells(axes, k_out, (or0, or1), (oc0, oc1))
 
-    def caption(i: int) -> str:
-        r, c = int(steps.out_rows[i]), int(steps.out_cols[i])
-        v = format_value(steps.values[i, channel])
-        if kind == "max":
-            wr, wc = (int(x) for x in steps.winner[i, channel])
-            return (f"<b>out[{r}, {c}]</b> = max of the window = <b>{v}</b> "
-                    f"(from padded row {wr}, col {wc})")
-        return f"<b>out[{r}, {c}]</b> = mean of the {kh}×{kw} window = <b>{v}</b>"
-
     patch_digits = significant_decimals(patch)
     frames_data = []
     for i in range(n):
@@ -496,5 +521,6 @@ def pool_step_figure(
     covers = _covers(k_out, rows, cols, shape, (or0, oc0))
     layout = dict(axes, annotations=title_notes, height=height + 30,
                   margin=dict(l=10, r=10, t=90, b=110))
-    return _animated(data, layout, frames_data, traces, [caption(i) for i in range(n)], covers,
-                     labels, start, frame_ms)
+    captions = [pool_caption(steps, i, channel) for i in range(n)]
+    return _animated(data, layout, frames_data, traces, captions, covers, labels, start,
+                     frame_ms)

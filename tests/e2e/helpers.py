@@ -42,6 +42,16 @@ def image_caption(page: Page):
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
+def unnamed_figures(page: Page) -> list[str]:
+    """The Plotly charts on the page without an accessible name (their role=figure element's
+    aria-label, which a screen reader announces): the first words of each, empty when
+    every chart has one."""
+    wait_idle(page)
+    return page.get_by_test_id("stPlotlyChart").evaluate_all(
+        "els => els.filter(e => !(e.getAttribute('aria-label') || '').trim())"
+        ".map(e => e.outerHTML.slice(0, 80))")
+
+
 def axe_violations(page: Page, impacts: tuple[str, ...] = ("critical", "serious"), *,
                    every_node: bool = False) -> list:
     """axe-core's violations on the page as it is now (the engine from the PyPI package

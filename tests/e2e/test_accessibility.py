@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     choose_source,
     open_app,
     sidebar,
+    unnamed_figures,
     wait_idle,
 )
 from ui import catalog
@@ -31,6 +32,7 @@ def test_no_serious_violation_on_any_page(page: Page, app_url, info, present):
     expect(page.locator("h1").first).to_be_attached()
     assert_no_exception(page)
     assert axe_violations(page) == []
+    assert unnamed_figures(page) == []
 
 
 def test_no_serious_violation_after_a_step_and_a_refused_upload(page: Page, app_url):
@@ -59,6 +61,10 @@ def test_no_serious_violation_on_your_own_classes_after_training(page: Page, app
                                                                      timeout=WAIT)
     wait_idle(page, WAIT)
     assert axe_violations(page) == []
+    expect(main.get_by_role("figure", name=re.compile("Confusion matrix of the new head on "
+                                                       r"the held-out images: \d+ of \d+ right"))
+           ).to_be_attached()
+    assert unnamed_figures(page) == []
 
 
 def _focused_label(page: Page) -> str:

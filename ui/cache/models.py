@@ -36,6 +36,7 @@ __all__ = [
     "is_pretrained",
     "label",
     "labeller",
+    "short_label",
     "model",
     "names",
     "network",
@@ -70,6 +71,12 @@ def label(name: str) -> str:
     """``name`` and its one-line description, for a picker."""
     found = own(name)
     return found.label if found else f"{name}: {spec(name).description}"
+
+
+def short_label(name: str) -> str:
+    """What a sentence calls the network: its registry name, or an own network's label."""
+    found = own(name)
+    return found.label if found else name
 
 
 def labeller(options, describe=label):
