@@ -164,3 +164,9 @@ def test_hot_spot_text_names_the_ninth_of_the_map_with_the_peak(peak, where):
 def test_hot_spot_text_of_a_map_with_nothing_positive():
     assert cnnviz.hot_spot_text(np.zeros((3, 4))) == "no positive values anywhere"
     assert cnnviz.hot_spot_text(-np.ones((3, 4))) == "no positive values anywhere"
+
+
+def test_hot_spot_text_of_a_needle():
+    values = np.zeros((224, 224))
+    values[100, 200] = 1.0
+    assert cnnviz.hot_spot_text(values).endswith("; under 1% of its cells above half the peak")

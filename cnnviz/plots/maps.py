@@ -65,7 +65,8 @@ def hot_spot_text(values: np.ndarray) -> str:
     where = "centre" if (vertical, horizontal) == ("middle", "centre") else \
         f"{vertical} {horizontal}".replace("middle ", "").replace(" centre", "")
     share = float((values > peak / 2).mean())
-    return (f"strongest at the {where} (row {r}, column {c} of {h}×{w}); {share:.0%} of its "
+    amount = "under 1%" if share < 0.005 else f"{share:.0%}"
+    return (f"strongest at the {where} (row {r}, column {c} of {h}×{w}); {amount} of its "
             "cells above half the peak")
 
 
