@@ -7,7 +7,9 @@ contract functions that checks outside the tests call (``conv2d``, ``load_image`
 
 - ``arithmetic``: every formula (output size, padding, parameters, multiply-adds, the
   receptive-field step, the centre unit);
-- ``ops``: convolution and pooling on arrays, and their step-throughs; ``kernels``: presets
+- ``ops``: convolution and pooling on arrays, and their step-throughs; ``layer``: the whole
+  layer (filters, groups) and the transposed convolution; ``backward``: the backward pass
+  and gradient descent, window by window; ``kernels``: presets
   and kernel text; ``images``: loading, colour handling, overlays;
 - ``data``: the MNIST digits and the hold-out rule, the shapes set, the sample images;
 - ``models``: the registry, architectures, preprocessing, prediction and training;
@@ -22,6 +24,7 @@ torchvision (they load on first use).
 
 from cnnviz.arithmetic import (
     OUTPUT_SIZE_FORMULA,
+    TRANSPOSE_OUTPUT_SIZE_FORMULA,
     OutputSizeExplanation,
     ParameterError,
     as_pair,
@@ -43,6 +46,9 @@ from cnnviz.arithmetic import (
     rf_step,
     rf_step_text,
     same_padding,
+    transpose_output_shape,
+    transpose_output_size,
+    transpose_output_size_text,
 )
 from cnnviz.attribution import (
     ATTRIBUTIONS,
@@ -61,6 +67,16 @@ from cnnviz.attribution import (
     occlusion,
     occlusion_windows,
     saliency,
+)
+from cnnviz.backward import (
+    Backprop,
+    GradSteps,
+    backprop,
+    conv_backward,
+    descend,
+    input_grad_steps,
+    pool_backward,
+    weight_grad_steps,
 )
 from cnnviz.data.mnist import DataUnavailable, mnist_sample
 from cnnviz.data.samples import (
@@ -98,6 +114,17 @@ from cnnviz.kernels import (
     parse_kernel_slices,
     parse_number,
     slices_for,
+)
+from cnnviz.layer import (
+    TransposeAsConv,
+    TransposeScatter,
+    conv2d_layer,
+    conv_transpose2d,
+    group_connections,
+    layer_code,
+    overlap_counts,
+    transpose_as_conv,
+    transpose_scatter,
 )
 from cnnviz.models.files import (
     MAX_WEIGHTS_MB,
@@ -303,6 +330,29 @@ __all__ = [
     "rf_step",
     "rf_step_text",
     "same_padding",
+    "TRANSPOSE_OUTPUT_SIZE_FORMULA",
+    "transpose_output_shape",
+    "transpose_output_size",
+    "transpose_output_size_text",
+    # the whole layer and the transposed convolution (cnnviz.layer), the backward pass
+    # (cnnviz.backward)
+    "TransposeAsConv",
+    "TransposeScatter",
+    "conv2d_layer",
+    "conv_transpose2d",
+    "group_connections",
+    "layer_code",
+    "overlap_counts",
+    "transpose_as_conv",
+    "transpose_scatter",
+    "Backprop",
+    "GradSteps",
+    "backprop",
+    "conv_backward",
+    "descend",
+    "input_grad_steps",
+    "pool_backward",
+    "weight_grad_steps",
     # convolution and pooling on arrays (cnnviz.ops), kernels (cnnviz.kernels)
     "PADDING_MODES",
     "ConvParams",

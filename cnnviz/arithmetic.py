@@ -17,8 +17,10 @@ from dataclasses import dataclass
 __all__ = [
     "OUTPUT_SIZE_FORMULA",
     "OutputSizeExplanation",
+    "TRANSPOSE_OUTPUT_SIZE_FORMULA",
     "ParameterError",
     "as_pair",
+    "check_groups",
     "conv_macs",
     "conv_macs_text",
     "conv_params",
@@ -38,10 +40,17 @@ __all__ = [
     "rf_step_text",
     "same_padding",
     "tf_same_padding",
+    "transpose_output_shape",
+    "transpose_output_size",
+    "transpose_output_size_text",
 ]
 
 # The formula in symbols, for pages that show it next to the numbers.
 OUTPUT_SIZE_FORMULA = "⌊(n + 2p − d·(k−1) − 1) / s⌋ + 1"
+
+#: The transposed convolution's output length: input i, kernel k, stride s, padding p,
+#: output padding a, dilation d (torch's ConvTranspose2d).
+TRANSPOSE_OUTPUT_SIZE_FORMULA = "(i − 1)·s − 2p + d·(k − 1) + a + 1"
 
 Pair = tuple[int, int]
 Padding4 = tuple[int, int, int, int]  # (top, bottom, left, right)
@@ -304,6 +313,65 @@ def explain_output_size(
 
 
 # ---------------------------------------------------------------------------
+# Transposed convolution
+
+
+def transpose_output_size(i: int, k: int, stride: int = 1, padding: int = 0,
+                          output_padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a transposed convolution along one axis, as torch's ConvTranspose2d:
+    ``(i − 1)·s − 2p + d·(k − 1) + a + 1``.
+
+    Raises ParameterError for an input, kernel, stride or dilation below 1, a negative
+    padding or output padding, an output padding not smaller than the stride or the
+    dilation (it only picks one of the input sizes a strided convolution maps to the same
+    output), and settings that leave no output.
+    """
+    i, k = _as_int(i, "the input size"), _as_int(k, "the kernel size")
+    s, p = _as_int(stride, "the stride"), _as_int(padding, "the padding")
+    a, d = _as_int(output_padding, "the output padding"), _as_int(dilation, "the dilation")
+    if i < 1 or k < 1:
+        raise ParameterError(f"The input and the kernel must be at least 1 pixel, not {i} "
+                             f"and {k}.")
+    if s < 1:
+        raise ParameterError(f"Stride must be at least 1, not {s}: it is how far apart the "
+                             "stamps of neighbouring input cells land.")
+    if d < 1:
+        raise ParameterError(f"Dilation must be at least 1 (1 means no gaps between kernel "
+                             f"taps), not {d}.")
+    if p < 0 or a < 0:
+        raise ParameterError("Padding and output padding cannot be negative.")
+    if a >= max(s, d):
+        raise ParameterError(
+            f"Output padding ({a}) must be smaller than the stride ({s}) or the dilation "
+            f"({d}): it only adds the rows a strided convolution would have dropped, and "
+            "there are fewer than the stride of them.")
+    size = (i - 1) * s - 2 * p + d * (k - 1) + a + 1
+    if size < 1:
+        raise ParameterError(
+            f"These settings leave no output: (i − 1)·s − 2p + d·(k − 1) + a + 1 = {size}. "
+            "Use less padding.")
+    return size
+
+
+def transpose_output_size_text(i: int, k: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> str:
+    """The formula with the numbers: "(4 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 8"."""
+    size = transpose_output_size(i, k, stride, padding, output_padding, dilation)
+    return (f"({i} − 1)·{stride} − 2·{padding} + {dilation}·({k} − 1) + {output_padding} + 1"
+            f" = {size}")
+
+
+def transpose_output_shape(in_hw, kernel_hw, stride=1, padding=0, output_padding=0,
+                           dilation=1) -> Pair:
+    """(H_out, W_out) of a transposed convolution; every setting an int or an (h, w) pair."""
+    args = [as_pair(v, name) for v, name in ((in_hw, "input size"), (kernel_hw, "kernel size"),
+                                              (stride, "stride"), (padding, "padding"),
+                                              (output_padding, "output padding"),
+                                              (dilation, "dilation"))]
+    return tuple(transpose_output_size(*(a[axis] for a in args)) for axis in (0, 1))
+
+
+# ---------------------------------------------------------------------------
 # Pooling
 
 
@@ -348,7 +416,8 @@ def pool_params() -> int:
 # Layer cost
 
 
-def _check_groups(in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
+def check_groups(in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
+    """(C_in, C_out, groups) as ints, groups dividing both; ParameterError in one sentence."""
     cin = _as_int(in_channels, "input channels")
     cout = _as_int(out_channels, "output channels")
     g = _as_int(groups, "groups")
@@ -372,7 +441,7 @@ def conv_params(
     groups: int = 1,
 ) -> int:
     """Learned parameters of a conv layer: C_out · ((C_in/groups)·kh·kw + bias)."""
-    cin, cout, g = _check_groups(in_channels, out_channels, groups)
+    cin, cout, g = check_groups(in_channels, out_channels, groups)
     kh, kw = as_pair(kernel_hw, "kernel size")
     return cout * ((cin // g) * kh * kw + int(bool(bias)))
 
@@ -401,7 +470,7 @@ def conv_macs(
     groups: int = 1,
 ) -> int:
     """Multiply-accumulates of a conv layer: H_out·W_out·C_out·(C_in/groups)·kh·kw."""
-    cin, cout, g = _check_groups(in_channels, out_channels, groups)
+    cin, cout, g = check_groups(in_channels, out_channels, groups)
     oh, ow = as_pair(out_hw, "output size")
     kh, kw = as_pair(kernel_hw, "kernel size")
     return oh * ow * cout * (cin // g) * kh * kw

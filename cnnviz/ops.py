@@ -45,6 +45,11 @@ __all__ = [
     "global_avg_pool",
     "pool2d",
     "pool_steps",
+    # building blocks for the whole layer (cnnviz.layer, cnnviz.backward)
+    "as_hwc",
+    "pad_hwc",
+    "read_only",
+    "window_taps",
 ]
 
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
@@ -146,7 +151,7 @@ class PoolParams:
 # Input checking and padding
 
 
-def _as_image(image: np.ndarray) -> np.ndarray:
+def as_hwc(image: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, C) real array -> float64 (H, W, C)."""
     a = np.asarray(image)
     if a.dtype.kind not in "biuf":
@@ -159,7 +164,7 @@ def _as_image(image: np.ndarray) -> np.ndarray:
         )
     if a.shape[0] < 1 or a.shape[1] < 1 or a.shape[2] < 1:
         raise ParameterError(f"The image is empty (shape {a.shape}).")
-    return a.astype(np.float64, copy=False)
+    return _forward_strides(a.astype(np.float64, copy=False))
 
 
 def _as_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
@@ -182,7 +187,19 @@ def _as_kernel(kernel: np.ndarray, channels: int) -> np.ndarray:
             f"The kernel has {k.shape[2]} channels but the image has {channels}: "
             "use a 2-D kernel or one kernel slice per image channel."
         )
-    return k.astype(np.float64, copy=False)
+    return _forward_strides(k.astype(np.float64, copy=False))
+
+
+def _flipped(k: np.ndarray, flip: bool) -> np.ndarray:
+    """(kh, kw, C) turned 180° in the plane when `flip` (true convolution), as a new array."""
+    return k[::-1, ::-1].copy() if flip else k
+
+
+def _forward_strides(a: np.ndarray) -> np.ndarray:
+    """`a`, copied if it is a reversed view: torch cannot view memory backwards, and
+    ``np.ascontiguousarray`` keeps a negative stride on an axis of length 1 (an array like
+    ``k[::-1, ::-1]`` of shape (1, 1, C) counts as contiguous)."""
+    return a.copy() if any(st < 0 for st in a.strides) else a
 
 
 def _as_bias(bias: float) -> float:
@@ -212,7 +229,7 @@ def _to_torch(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
 
 
-def _pad(
+def pad_hwc(
     img: np.ndarray,
     pads: tuple[int, int, int, int],
     mode: str = "zeros",
@@ -271,14 +288,14 @@ def _pad_once(img: np.ndarray, pads: tuple[int, int, int, int], mode: str = "zer
               value: float = 0.0) -> np.ndarray:
     """`_pad`, remembered for read-only images; the result is read-only."""
     if img.flags.writeable:
-        return _pad(img, pads, mode, value)
+        return pad_hwc(img, pads, mode, value)
     key = (id(img), img.shape, tuple(pads), mode, value)
     with _PADDED_LOCK:
         hit = _PADDED.get(key)
         if hit is not None:
             _PADDED.move_to_end(key)
             return hit
-    padded = _pad(img, pads, mode, value)
+    padded = pad_hwc(img, pads, mode, value)
     padded.setflags(write=False)
     with _PADDED_LOCK:
         if not any(k[0] == key[0] for k in _PADDED):
@@ -326,6 +343,7 @@ def conv2d(
     bias: float = 0.0,
     padding_mode: PaddingMode = "zeros",
     dtype: type = np.float64,
+    flip: bool = False,
 ) -> np.ndarray:
     """One output map of a single filter sliding over an image.
 
@@ -339,12 +357,14 @@ def conv2d(
         np.float32 (OpenCV's filter2D, checked against torch in the tests; about 50x
         faster on a CPU; pages use it for whole-image pictures, never for the numbers
         of a step-through).
+    flip: True for the convolution of mathematics: the kernel turned 180° first (deep
+        learning's "convolution" is cross-correlation; the two agree for symmetric kernels).
     Returns (H_out, W_out) of `dtype`: cross-correlation plus `bias`, computed by
     torch.nn.functional.conv2d. Impossible settings raise ParameterError.
     """
     torch_dtype = _torch_dtype(dtype)
-    img = _as_image(image)
-    k = _as_kernel(kernel, img.shape[2])
+    img = as_hwc(image)
+    k = _flipped(_as_kernel(kernel, img.shape[2]), flip)
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
     padded = _pad_once(img, geo.pads, padding_mode)  # (Hp, Wp, C); kept for read-only images
     return _conv_padded(padded, k, _as_bias(bias), geo, torch_dtype)
@@ -432,7 +452,7 @@ def pool2d(
     Returns float64 (H_out, W_out) for a 2-D image, (H_out, W_out, C) otherwise.
     """
     _check_kind(kind)
-    img = _as_image(image)
+    img = as_hwc(image)
     k = as_pair(size, "pooling window size")
     s = k if stride is None else as_pair(stride, "stride")
     p = as_pair(padding, "padding") if not isinstance(padding, str) else padding
@@ -448,7 +468,7 @@ def pool2d(
 
 def global_avg_pool(image: np.ndarray) -> np.ndarray:
     """Mean of every channel over all pixels: (H, W, C) -> (C,), (H, W) -> (1,). float64."""
-    img = _as_image(image)
+    img = as_hwc(image)
     return F.adaptive_avg_pool2d(_to_torch(img), 1)[0, :, 0, 0].numpy()
 
 
@@ -456,13 +476,13 @@ def global_avg_pool(image: np.ndarray) -> np.ndarray:
 # Step-through data
 
 
-def _readonly(*arrays: np.ndarray | None) -> None:
+def read_only(*arrays: np.ndarray | None) -> None:
     for a in arrays:
         if a is not None:
             a.setflags(write=False)
 
 
-def _windows(
+def window_taps(
     out_hw: tuple[int, int],
     region: Region | None,
     stride: tuple[int, int],
@@ -572,6 +592,7 @@ def conv_steps(
     region: Region | None = None,
     output_dtype: type = np.float64,
     output: np.ndarray | None = None,
+    flip: bool = False,
 ) -> ConvSteps:
     """All the windows of `conv2d` over `region` of the output, computed at once.
 
@@ -582,12 +603,13 @@ def conv_steps(
     faster on big images); the step values (patches, products, sums) are float64.
     `output`: the full output, when the caller already has it from `conv2d` (or an
     earlier `conv_steps`) with this image and these settings, for a new region only.
+    `flip`: as in `conv2d`; the steps' kernel is then the turned one, the one that slides.
     """
-    img = _as_image(image)
-    k = _as_kernel(kernel, img.shape[2])
+    img = as_hwc(image)
+    k = _flipped(_as_kernel(kernel, img.shape[2]), flip)
     bias = _as_bias(bias)
     geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
-    out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(
+    out_rows, out_cols, win_r, win_c, tap_r, tap_c = window_taps(
         geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
     )
     torch_dtype = _torch_dtype(output_dtype)
@@ -609,7 +631,7 @@ def conv_steps(
         from_padding=_from_padding(tap_r, tap_c, geo.pads, img.shape[:2]),
         patches=patches, products=products, channel_sums=channel_sums, sums=sums,
     )
-    _readonly(
+    read_only(
         steps.padded, steps.kernel, steps.output, out_rows, out_cols, win_r, win_c, tap_r,
         tap_c, steps.from_padding, patches, products, channel_sums, sums,
     )
@@ -662,13 +684,13 @@ def pool_steps(
     pooling the winner is the first maximum in row-major order, as in torch.
     """
     _check_kind(kind)
-    img = _as_image(image)
+    img = as_hwc(image)
     k = as_pair(size, "pooling window size")
     s = k if stride is None else as_pair(stride, "stride")
     p = as_pair(padding, "padding") if not isinstance(padding, str) else padding
     out_hw = pool_output_shape(img.shape[:2], k, s, p)
     pads = (p[0], p[0], p[1], p[1])
-    out_rows, out_cols, win_r, win_c, tap_r, tap_c = _windows(out_hw, region, s, (1, 1), k)
+    out_rows, out_cols, win_r, win_c, tap_r, tap_c = window_taps(out_hw, region, s, (1, 1), k)
     fill = -np.inf if kind == "max" else 0.0
     padded = _pad_once(img, pads, "zeros", value=fill)
     output = pool2d(img, kind=kind, size=k, stride=s, padding=p)  # (H_out, W_out, C)
@@ -691,7 +713,7 @@ def pool_steps(
         from_padding=_from_padding(tap_r, tap_c, pads, img.shape[:2]),
         patches=patches, values=values, winner=winner,
     )
-    _readonly(
+    read_only(
         padded, output, out_rows, out_cols, win_r, win_c, tap_r, tap_c,
         steps.from_padding, patches, values, winner,
     )
