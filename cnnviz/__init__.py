@@ -123,6 +123,7 @@ from cnnviz.layer import (
     group_connections,
     layer_code,
     overlap_counts,
+    torch_code,
     transpose_as_conv,
     transpose_scatter,
 )
@@ -343,6 +344,7 @@ __all__ = [
     "group_connections",
     "layer_code",
     "overlap_counts",
+    "torch_code",
     "transpose_as_conv",
     "transpose_scatter",
     "Backprop",

@@ -52,6 +52,7 @@ __all__ = [
     "group_connections",
     "layer_code",
     "overlap_counts",
+    "torch_code",
     "transpose_as_conv",
     "transpose_scatter",
 ]
@@ -151,7 +152,7 @@ def layer_code(
     kernel_size: IntOrPair,
     *,
     stride: IntOrPair = 1,
-    padding: IntOrPair = 0,
+    padding: IntOrPair | str = 0,
     dilation: IntOrPair = 1,
     groups: int = 1,
     bias: bool = True,
@@ -159,7 +160,7 @@ def layer_code(
     transposed: bool = False,
     output_padding: IntOrPair = 0,
 ) -> str:
-    """The line of PyTorch that builds this layer, every argument written out:
+    """The line of PyTorch that builds this layer, every argument written out, in float64:
     "torch.nn.Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), ...)"."""
     def pair(v) -> str:
         return str(as_pair(v, "setting"))
@@ -170,10 +171,71 @@ def layer_code(
     if transposed:
         return (f"torch.nn.ConvTranspose2d({in_channels}, {out_channels}, {common}"
                 f"output_padding={pair(output_padding)}, groups={g}, bias={bool(bias)}, "
-                f"dilation={pair(dilation)}, padding_mode='zeros')")
+                f"dilation={pair(dilation)}, padding_mode='zeros', dtype=torch.float64)")
     return (f"torch.nn.Conv2d({in_channels}, {out_channels}, {common}"
             f"dilation={pair(dilation)}, groups={g}, bias={bool(bias)}, "
-            f"padding_mode={padding_mode!r})")
+            f"padding_mode={padding_mode!r}, dtype=torch.float64)")
+
+
+#: torch's padding layers, for padding that nn.Conv2d cannot write (top ≠ bottom).
+_PAD_LAYERS = {"zeros": "ZeroPad2d", "reflect": "ReflectionPad2d",
+               "replicate": "ReplicationPad2d", "circular": "CircularPad2d"}
+
+
+def _numbers(a: np.ndarray) -> str:
+    """A nested list of floats as Python reads it back exactly ("repr" of each)."""
+    return repr(np.asarray(a, dtype=np.float64).tolist())
+
+
+def torch_code(
+    in_channels: int,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: IntOrPair = 1,
+    padding: IntOrPair | tuple[int, int, int, int] | str = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    transposed: bool = False,
+    output_padding: IntOrPair = 0,
+    note: str = "",
+) -> str:
+    """PyTorch code that computes what a page shows: the layer (``layer_code``), its weights
+    and bias, and the call. After ``exec`` it leaves ``layer``; ``layer(x)`` of the input
+    as a float64 (1, C, H, W) tensor is the page's output as (1, F, H_out, W_out). Padding
+    with top ≠ bottom or left ≠ right becomes a padding layer in front (torch's own).
+    `note`: a comment above the weights (e.g. that the kernel is turned 180°)."""
+    w = as_weight(weight)
+    f_out = w.shape[1] * groups if transposed else w.shape[0]
+    kernel = tuple(w.shape[2:])
+    lines = ["import torch", ""]
+    target = "layer"
+    pads = None if isinstance(padding, str) else resolve_padding(padding, kernel)
+    if transposed or pads is None or (pads[0] == pads[1] and pads[2] == pads[3]):
+        simple = padding if pads is None else (pads[0], pads[2])
+        lines.append("layer = " + layer_code(
+            in_channels, f_out, kernel, stride=stride, padding=simple, dilation=dilation,
+            groups=groups, bias=bias is not None, padding_mode=padding_mode,
+            transposed=transposed, output_padding=output_padding))
+    else:
+        top, bottom, left, right = pads
+        conv = layer_code(in_channels, f_out, kernel, stride=stride, padding=0,
+                          dilation=dilation, groups=groups, bias=bias is not None)
+        lines.append(f"layer = torch.nn.Sequential(\n"
+                     f"    torch.nn.{_PAD_LAYERS[padding_mode]}(({left}, {right}, {top}, "
+                     f"{bottom})),  # (left, right, top, bottom)\n    {conv},\n)")
+        target = "layer[1]"
+    lines += ["with torch.no_grad():"]
+    if note:
+        lines.append(f"    # {note}")
+    lines.append(f"    {target}.weight.copy_(torch.tensor({_numbers(w)}, dtype=torch.float64))")
+    if bias is not None:
+        lines.append(f"    {target}.bias.copy_(torch.tensor({_numbers(bias)}, "
+                     "dtype=torch.float64))")
+    lines += ["", "# x: the input as a float64 tensor of shape (1, C, H, W)",
+              "# out = layer(x)  # (1, F, H_out, W_out): the numbers on this page"]
+    return "\n".join(lines)
 
 
 # --- the transposed convolution ----------------------------------------------------------

@@ -87,6 +87,7 @@ class ConvParams:
     dilation: IntOrPair = (1, 1)  # 1 = no gaps between kernel taps
     bias: float = 0.0  # added to every output pixel
     padding_mode: PaddingMode = "zeros"  # what the padding pixels hold
+    flip: bool = False  # true convolution: the kernel turned 180° before it slides
 
     def __post_init__(self) -> None:
         kernel = np.asarray(self.kernel, dtype=np.float64)
@@ -103,6 +104,7 @@ class ConvParams:
                 padding = as_pair(padding, "padding")
         object.__setattr__(self, "padding", padding)
         object.__setattr__(self, "bias", _as_bias(self.bias))
+        object.__setattr__(self, "flip", bool(self.flip))
         _check_padding_mode(self.padding_mode)
 
     @property
@@ -118,6 +120,7 @@ class ConvParams:
             "dilation": self.dilation,
             "bias": self.bias,
             "padding_mode": self.padding_mode,
+            "flip": self.flip,
         }
 
 

@@ -14,11 +14,13 @@ from cnnviz import (
     conv_params_text,
     explain_output_size,
     format_kernel_slices,
+    format_value,
     output_shape,
     parse_kernel_slices,
     resolve_padding,
     slices_for,
     step_alt,
+    torch_code,
 )
 from ui import catalog, state, widgets
 from ui.boot import ensure_app_navigation
@@ -53,6 +55,7 @@ PAD_MODE = choice_param("pad_mode", P + "pad_mode", "zeros", PADDING_MODES)
 DILATION = pair_param("dilation", (P + "dil_h", P + "dil_w"), (1, 1), 0, 8)
 BIAS = float_param("bias", P + "bias", 0.0, -1e4, 1e4)
 RELU = flag_param("relu", P + "relu", False)
+FLIP = flag_param("flip", P + "flip", False)
 GRAY = flag_param("gray", P + "gray", image.is_gray)
 SCALE = choice_param("scale", P + "scale", image.pixel_scale, ("unit", "raw"))
 FILTERS = int_param("filters", P + "filters", 64, 1, 4096)
@@ -74,8 +77,8 @@ st.markdown(
     "can reach the edges, and *dilation* spreads its taps apart."
 )
 link = Link()
-link.seed([KERNEL, WEIGHTS, STRIDE, PADDING, PAD_MODE, DILATION, BIAS, RELU, GRAY, SCALE,
-           FILTERS, *STEPS])
+link.seed([KERNEL, WEIGHTS, STRIDE, PADDING, PAD_MODE, DILATION, BIAS, RELU, FLIP, GRAY,
+           SCALE, FILTERS, *STEPS])
 
 # --- controls ---------------------------------------------------------------------------
 kernel_col, geometry_col, values_col = st.columns([1.3, 1.2, 1], gap="large")
@@ -108,6 +111,10 @@ with geometry_col:
 with values_col:
     widgets.number(BIAS, "Bias", step=0.5, help="Added to every output pixel.")
     widgets.toggle(RELU, "ReLU after (max(0, x))")
+    widgets.toggle(FLIP, "True convolution (kernel turned 180°)",
+                   help="Mathematics' convolution turns the kernel round before it slides. "
+                   "Deep learning skips the turn (cross-correlation): the network learns its "
+                   "weights either way, so the turn changes nothing but the picture of them.")
     widgets.pixel_controls(GRAY, SCALE, "Off: the kernel has one slice per colour channel and "
                            "the three results are summed, as in a real conv layer.")
 
@@ -130,7 +137,8 @@ stride, dilation = (tuple(int(v) for v in p.current()) for p in (STRIDE, DILATIO
 try:
     params = ConvParams(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                         bias=float(st.session_state[BIAS.widget]),
-                        padding_mode=st.session_state[PAD_MODE.widget])
+                        padding_mode=st.session_state[PAD_MODE.widget],
+                        flip=bool(st.session_state[FLIP.widget]))
     pads = resolve_padding(padding, (kh, kw), dilation, stride)
     out_h, out_w = output_shape((h, w), (kh, kw), stride, pads, dilation)
 except ParameterError as err:
@@ -182,6 +190,21 @@ st.caption(
     "and each sum here equals its output cell to the digits shown."
     + (" The ReLU is applied to the full output on the right." if relu else "")
 )
+if params.flip:
+    crossed = float((steps.patches[start] * steps.kernel[::-1, ::-1]).sum() + params.bias)
+    r, c = int(steps.out_rows[start]), int(steps.out_cols[start])
+    st.info(f"**True convolution** slides the kernel turned 180° (the step-through shows it "
+            f"turned). Deep learning's \"convolution\" is cross-correlation, the kernel as "
+            f"written: the weights are learned, so turning them changes nothing but their "
+            f"picture. Here out[{r}, {c}] is **{format_value(steps.sums[start])}** turned, "
+            f"{format_value(crossed)} as written.", icon=":material/rotate_right:")
+with st.expander("In PyTorch: the layer that computes this output", icon=":material/code:"):
+    st.code(torch_code(channels, np.asarray(steps.kernel).transpose(2, 0, 1)[None],
+                       np.array([params.bias]), stride=stride, padding=pads,
+                       dilation=dilation, padding_mode=params.padding_mode,
+                       note="the kernel turned 180° (true convolution)" if params.flip
+                       else "") + ("\n# then torch.relu(out)" if relu else ""),
+            language="python")
 
 # --- layer cost ------------------------------------------------------------------------------
 st.subheader("What a layer of such filters costs")

@@ -169,47 +169,60 @@ def test_impossible_layers_are_refused(bad):
                             **settings)
 
 
-def test_layer_code_builds_the_layer_the_page_computes():
-    """The PyTorch line, executed: its module gives the page's numbers."""
-    rng = np.random.default_rng(4)
-    for seed in range(40):
-        rng = np.random.default_rng(seed)
-        layer = _random_layer(rng)
-        image, weight, bias = layer.pop("image"), layer.pop("weight"), layer.pop("bias")
-        mode = "circular" if seed % 3 == 0 else "zeros"
-        code = cnnviz.layer_code(image.shape[2], weight.shape[0], weight.shape[2:],
-                                 bias=bias is not None, padding_mode=mode, **layer)
-        assert code.startswith("torch.nn.Conv2d(") and "padding_mode=" in code
-        module = eval(code, {"torch": torch}).double()  # noqa: S307 (our own line)
-        with torch.no_grad():
-            module.weight.copy_(torch.from_numpy(weight))
-            if bias is not None:
-                module.bias.copy_(torch.from_numpy(bias))
-            np.testing.assert_allclose(
-                _hwc(module(_t(image))),
-                cnnviz.conv2d_layer(image, weight, bias, padding_mode=mode, **layer),
-                atol=1e-12)
+def _run_code(code: str, image: np.ndarray) -> np.ndarray:
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 (the page's own code)
+    with torch.no_grad():
+        return _hwc(namespace["layer"](_t(image)))
 
 
-def test_layer_code_of_a_transposed_layer():
-    rng = np.random.default_rng(5)
-    for seed in range(40):
-        rng = np.random.default_rng(seed)
-        layer = _random_layer(rng, transposed=True)
-        image, weight, bias = layer.pop("image"), layer.pop("weight"), layer.pop("bias")
-        f_out = weight.shape[1] * layer["groups"]
-        code = cnnviz.layer_code(image.shape[2], f_out, weight.shape[2:], bias=bias is not None,
-                                 transposed=True, **layer)
-        namespace = {"torch": torch}
-        exec(f"layer = {code}", namespace)  # noqa: S102 (our own line)
-        module = namespace["layer"].double()
-        with torch.no_grad():
-            module.weight.copy_(torch.from_numpy(weight))
-            if bias is not None:
-                module.bias.copy_(torch.from_numpy(bias))
-            np.testing.assert_allclose(_hwc(module(_t(image))),
-                                       cnnviz.conv_transpose2d(image, weight, bias, **layer),
-                                       atol=1e-12)
+@pytest.mark.parametrize("seed", range(60))
+def test_the_pytorch_code_computes_what_the_page_shows(seed):
+    """The code, executed: its layer gives conv2d_layer's numbers to the last digit, for
+    every padding mode, groups, and padding with top ≠ bottom (a padding layer in front)."""
+    rng = np.random.default_rng(seed)
+    layer = _random_layer(rng)
+    image, weight, bias = layer.pop("image"), layer.pop("weight"), layer.pop("bias")
+    mode = ["zeros", "reflect", "replicate", "circular"][seed % 4]
+    pads = tuple(int(v) for v in rng.integers(0, 3, 4)) if seed % 2 else layer["padding"]
+    if mode != "zeros" and max(pads) >= min(image.shape[:2]):
+        mode = "zeros"
+    layer["padding"] = pads
+    code = cnnviz.torch_code(image.shape[2], weight, bias, padding_mode=mode, **layer)
+    assert f"groups={layer['groups']}" in code and "dilation=" in code and "bias=" in code
+    expected = cnnviz.conv2d_layer(image, weight, bias, padding_mode=mode, **layer) \
+        if len(pads) == 2 else None
+    if expected is None:  # (top, bottom, left, right): pad first, as the code does
+        t, b, left, r = pads
+        padded = cnnviz.conv2d_layer(image, np.eye(image.shape[2])[:, :, None, None],
+                                     padding=0)
+        padded = np.pad(padded, ((t, b), (left, r), (0, 0)), mode={
+            "zeros": "constant", "reflect": "reflect", "replicate": "edge",
+            "circular": "wrap"}[mode])
+        expected = cnnviz.conv2d_layer(padded, weight, bias, **(layer | {"padding": 0}))
+    np.testing.assert_array_equal(_run_code(code, image), expected)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_pytorch_code_of_a_transposed_layer(seed):
+    rng = np.random.default_rng(seed)
+    layer = _random_layer(rng, transposed=True)
+    image, weight, bias = layer.pop("image"), layer.pop("weight"), layer.pop("bias")
+    code = cnnviz.torch_code(image.shape[2], weight, bias, transposed=True, **layer)
+    assert code.count("torch.nn.ConvTranspose2d(") == 1 and "output_padding=" in code
+    np.testing.assert_array_equal(_run_code(code, image),
+                                  cnnviz.conv_transpose2d(image, weight, bias, **layer))
+
+
+def test_layer_code_writes_every_argument():
+    assert cnnviz.layer_code(3, 8, 3, padding=1) == (
+        "torch.nn.Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "dilation=(1, 1), groups=1, bias=True, padding_mode='zeros', dtype=torch.float64)")
+    assert cnnviz.layer_code(4, 4, (1, 2), groups=4, bias=False, transposed=True,
+                             stride=2, output_padding=1) == (
+        "torch.nn.ConvTranspose2d(4, 4, kernel_size=(1, 2), stride=(2, 2), padding=(0, 0), "
+        "output_padding=(1, 1), groups=4, bias=False, dilation=(1, 1), padding_mode='zeros', "
+        "dtype=torch.float64)")
 
 
 # --- true convolution -------------------------------------------------------------------------

@@ -189,3 +189,66 @@ def test_switching_to_custom_starts_from_the_preset():
 
     np.testing.assert_array_equal(parse_kernel_slices(at.session_state["conv.weights"]),
                                   PRESETS["sobel_y"].kernel)
+
+
+def _page_code(at: AppTest) -> str:
+    codes = [c.value for c in at.code if c.language == "python"]
+    assert len(codes) == 1, codes
+    return codes[0]
+
+
+@pytest.mark.parametrize(("query", "gray"), [
+    ({}, False),
+    ({"kernel": "sobel_y", "stride": "2,1", "padding": "1,2,0,3", "dilation": "2",
+      "bias": "0.5", "pad_mode": "reflect", "flip": "1"}, False),
+    ({"sample": "digit_7", "kernel": "laplacian", "padding": "same", "pad_mode": "circular",
+      "flip": "1", "bias": "-1"}, True),
+])
+def test_the_pytorch_code_on_the_page_computes_its_output(query, gray):
+    """The code in the expander, executed: its layer gives the page's step-through sums and
+    its whole output (OpenCV float32, so to float32's digits)."""
+    from ui.cache.playground import as_values
+
+    at = _open(**query)
+    assert not at.exception and not at.error
+    code = _page_code(at)
+    assert "groups=1" in code and "dilation=" in code and "bias=True" in code
+    assert "padding_mode=" in code or "Pad2d((" in code  # (top ≠ bottom: a padding layer)
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 (the page's own code)
+    image = at.session_state[state.IMAGE].pixels
+    values = as_values(image, gray=gray, scale=at.session_state["conv.scale"])
+    x = torch.from_numpy(values.array.copy()).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        out = namespace["layer"](x)[0, 0].numpy()
+    picture = next(c for c in at.get("plotly_chart") if c.proto.alt.startswith("Output of"))
+    assert f"{out.shape[0]}×{out.shape[1]}" in picture.proto.alt
+    from cnnviz import ConvParams
+    from ui.cache.playground import conv_result
+
+    kept = at.session_state  # the page's own settings, read back from its widgets
+    padding = query.get("padding", "valid")
+    shown = ConvParams(
+        kernel=PRESETS[kept["conv.kernel"]].kernel,
+        stride=(kept["conv.stride_h"], kept["conv.stride_w"]),
+        padding=padding if padding in ("valid", "same") else tuple(
+            int(v) for v in padding.split(",")),
+        dilation=(kept["conv.dil_h"], kept["conv.dil_w"]), bias=kept["conv.bias"],
+        padding_mode=kept["conv.pad_mode"], flip=kept["conv.flip"])
+    steps, whole = conv_result(values, shown, (0, 4, 0, 4), False)
+    np.testing.assert_allclose(out[steps.out_rows, steps.out_cols], steps.sums, rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(out, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_true_convolution_turns_the_kernel_and_says_what_changes():
+    at = _open(kernel="sobel_x", flip="1", zoom="0,0")
+    assert at.toggle(key="conv.flip").value is True
+    note = " ".join(i.value for i in at.info)
+    assert "True convolution" in note and "cross-correlation" in note
+    # Sobel x turned 180° is −Sobel x: the two numbers are each other's negatives
+    turned, written = re.search(r"is \*\*(\S+)\*\* turned, (\S+) as written", note).groups()
+    assert float(turned.replace("−", "-")) == -float(written.replace("−", "-"))
+    at.toggle(key="conv.flip").set_value(False).run()
+    assert at.query_params.get("flip") in (None, ["0"], "0", [])
+    assert not any("True convolution" in i.value for i in at.info)
