@@ -36,6 +36,7 @@ __all__ = [
     "backprop",
     "conv_backward",
     "descend",
+    "forward",
     "input_grad_steps",
     "pool_backward",
     "weight_grad_steps",
@@ -245,6 +246,22 @@ class Backprop:
     grad_bias: np.ndarray  # (F,)
 
 
+def forward(image: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
+            stride: IntOrPair = 1, padding: IntOrPair = 0, dilation: IntOrPair = 1,
+            groups: int = 1, relu: bool = False, pool: dict | None = None
+            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """conv → (ReLU) → (pooling): (z, the ReLU's output or None, the output), (H, W, C)
+    each. `pool`: None or ``pool_backward``'s keywords."""
+    z = conv2d_layer(image, weight, bias, stride=stride, padding=_zero_padding(padding),
+                     dilation=dilation, groups=groups)
+    a = np.maximum(z, 0.0) if relu else None
+    out = a if relu else z
+    if pool is not None:
+        out = pool2d(out, **pool)
+        out = out[:, :, None] if out.ndim == 2 else out
+    return z, a, out
+
+
 def backprop(image: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
              target: np.ndarray, *, stride: IntOrPair = 1, padding: IntOrPair = 0,
              dilation: IntOrPair = 1, groups: int = 1, relu: bool = False,
@@ -253,14 +270,8 @@ def backprop(image: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     size, stride, padding). `target` has the shape of the output."""
     settings = dict(stride=stride, padding=_zero_padding(padding), dilation=dilation,
                     groups=groups)
-    z = conv2d_layer(image, weight, bias, **settings)
-    a = np.maximum(z, 0.0) if relu else None
+    z, a, out = forward(image, weight, bias, relu=relu, pool=pool, **settings)
     before_pool = a if relu else z
-    if pool is not None:
-        out = pool2d(before_pool, **pool)
-        out = out[:, :, None] if out.ndim == 2 else out
-    else:
-        out = before_pool
     t = _grad_output(target, out.shape)
     diff = out - t
     loss = 0.5 * float((diff ** 2).sum())

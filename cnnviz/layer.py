@@ -50,6 +50,7 @@ __all__ = [
     "conv2d_layer",
     "conv_transpose2d",
     "group_connections",
+    "interior",
     "layer_code",
     "overlap_counts",
     "torch_code",
@@ -391,6 +392,18 @@ def overlap_counts(in_hw: tuple[int, int], kernel_hw: IntOrPair, stride: IntOrPa
     return np.rint(conv_transpose2d(ones, np.ones((1, 1, kh, kw)), stride=stride,
                                     padding=padding, output_padding=output_padding,
                                     dilation=dilation)[:, :, 0]).astype(np.int64)
+
+
+def interior(counts: np.ndarray, kernel_hw: IntOrPair, padding: IntOrPair = 0,
+             dilation: IntOrPair = 1) -> np.ndarray:
+    """The part of ``overlap_counts`` away from the border, where a stamp can land from every
+    side (d·(k − 1) − p cells cut from each edge): uneven counts there are a checkerboard,
+    not an edge effect. Empty when nothing is that far from the border."""
+    (kh, kw), (ph, pw) = as_pair(kernel_hw, "kernel size"), as_pair(padding, "padding")
+    (dh, dw) = as_pair(dilation, "dilation")
+    eh, ew = max(dh * (kh - 1) - ph, 0), max(dw * (kw - 1) - pw, 0)
+    h, w = counts.shape
+    return counts[eh:max(h - eh, eh), ew:max(w - ew, ew)]
 
 
 @dataclass(frozen=True, eq=False)

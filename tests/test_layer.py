@@ -332,6 +332,12 @@ def test_checkerboard_overlaps_of_kernel_3_stride_2():
     assert counts[4, 4] == 4 and counts[3, 3] == 1
     even = cnnviz.overlap_counts((4, 4), 4, stride=2, padding=1)
     assert set(np.unique(even[1:-1, 1:-1])) == {4}  # a kernel the stride divides: even
+    # away from the border: uneven for 3 and 2, even for 4 and 2, and for any stride 1
+    assert set(np.unique(cnnviz.interior(counts, 3))) == {1, 2, 4}
+    assert set(np.unique(cnnviz.interior(even, 4, padding=1))) == {4}
+    flat = cnnviz.overlap_counts((6, 6), 4, stride=1, padding=1)
+    assert flat.min() < flat.max() and set(np.unique(cnnviz.interior(flat, 4, 1))) == {16}
+    assert cnnviz.interior(cnnviz.overlap_counts((1, 1), 3), 3).size == 0
 
 
 @pytest.mark.parametrize(("settings", "words"), [

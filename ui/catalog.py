@@ -31,6 +31,7 @@ __all__ = [
     "QUIZ",
     "RECEPTIVE_FIELDS",
     "TRAINING",
+    "TRANSPOSED",
 ]
 
 
@@ -64,6 +65,14 @@ CONVOLUTION = PageInfo(
     "pages/convolution.py", "Convolution", ":material/grid_on:", "convolution", "conv.",
     "A kernel slides over your image: watch every multiply and sum, with stride, "
     "padding, dilation and colour channels, and the output-size formula with real numbers.",
+)
+
+TRANSPOSED = PageInfo(
+    "pages/transposed.py", "Transposed convolution", ":material/open_in_full:", "transposed",
+    "tconv.",
+    "The upsampling layer of decoders and GANs, two ways: each input cell stamps the kernel "
+    "onto a bigger output, or zeros go between the cells and a turned kernel slides; and "
+    "why kernel 3 with stride 2 draws checkerboards.",
 )
 
 POOLING = PageInfo(
@@ -148,7 +157,7 @@ QUIZ = PageInfo(
 
 #: The lesson pages, in the order a lecture uses them.
 LESSON: list[PageInfo] = [
-    LEARN, CONVOLUTION, POOLING, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS, CHANNELS,
+    LEARN, CONVOLUTION, POOLING, TRANSPOSED, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS, CHANNELS,
     RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, TRAINING, OWN_CLASSES, QUIZ,
 ]
 

@@ -294,26 +294,28 @@ def region_text(region: tuple[int, int, int, int]) -> str:
     return f"rows {r0} to {r1 - 1}, columns {c0} to {c1 - 1}"
 
 
-def choose_region(params: list[UrlParam], out_h: int, out_w: int) -> tuple[int, int, int, int]:
-    """The output cells to step through: all of a small output, or a zoom box (``params``:
-    ``step_params``)."""
+def choose_region(params: list[UrlParam], out_h: int, out_w: int, what: str = "output"
+                  ) -> tuple[int, int, int, int]:
+    """The cells of ``what`` (the output; the input, for stamps) to step through: all of a
+    small one, or a zoom box (``params``: ``step_params``)."""
     zoom, zoom_size = params[0], params[1]
     if out_h * out_w <= WHOLE_OUTPUT_CELLS:
-        st.caption(f"The output is small ({out_h}×{out_w}), so the step-through covers all of it.")
+        st.caption(f"The {what} is small ({out_h}×{out_w}), so the step-through covers all "
+                   "of it.")
         return (0, out_h, 0, out_w)
     c1, c2, c3 = st.columns([1, 2, 2])
-    size = select(zoom_size, "Zoom box (output cells)", c1, format_func=lambda s: f"{s}×{s}",
+    size = select(zoom_size, f"Zoom box ({what} cells)", c1, format_func=lambda s: f"{s}×{s}",
                   help="Stepping over every pixel of a big image teaches nothing: choose a "
-                  "small box of the output to step through.")
+                  f"small box of the {what} to step through.")
     size_h, size_w = min(size, out_h), min(size, out_w)
     max_r, max_c = out_h - size_h, out_w - size_w
     row_key, col_key = zoom.widgets
     for key, top, centre in ((row_key, max_r, max_r // 2), (col_key, max_c, max_c // 2)):
         current = st.session_state.get(key, AUTO)
         st.session_state[key] = centre if current == AUTO else min(max(int(current), 0), top)
-    r = c2.slider("Zoom box: first output row", 0, max(max_r, 1), key=row_key,
+    r = c2.slider(f"Zoom box: first {what} row", 0, max(max_r, 1), key=row_key,
                   persist_state="session", disabled=max_r == 0)
-    c = c3.slider("Zoom box: first output column", 0, max(max_c, 1), key=col_key,
+    c = c3.slider(f"Zoom box: first {what} column", 0, max(max_c, 1), key=col_key,
                   persist_state="session", disabled=max_c == 0)
     r, c = min(r, max_r), min(c, max_c)
     return (r, r + size_h, c, c + size_w)

@@ -49,6 +49,10 @@ __all__ = [
     "conv_figure_height",
     "conv_step_figure",
     "conv_step_frames",
+    "animated",
+    "cell_outline",
+    "taps_outline",
+    "plain",
     "pool_caption",
     "pool_step_figure",
     "step_alt",
@@ -111,7 +115,7 @@ def _typed_matrices(stack: np.ndarray) -> list[list[dict]]:
     return out
 
 
-def _taps_outline(tap_rows: np.ndarray, tap_cols: np.ndarray) -> tuple[list, list]:
+def taps_outline(tap_rows: np.ndarray, tap_cols: np.ndarray) -> tuple[list, list]:
     """Outline of the cells a window reads: one rectangle when they touch, else one small
     square per tap, so the gaps of a dilated kernel show."""
     r, c = tap_rows.tolist(), tap_cols.tolist()  # increasing: touching when span = count - 1
@@ -129,7 +133,7 @@ def _with_gaps(values: np.ndarray) -> list:
     return [None if v != v else v for v in values.tolist()]
 
 
-def _cell_outline(r: int, c: int) -> tuple[list, list]:
+def cell_outline(r: int, c: int) -> tuple[list, list]:
     return box_path((r, r + 1, c, c + 1))
 
 
@@ -171,7 +175,7 @@ def _region_grid(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
     return z
 
 
-def _animated(data: list[dict], layout: dict, frames_data: list[list[dict]], traces: list[int],
+def animated(data: list[dict], layout: dict, frames_data: list[list[dict]], traces: list[int],
               captions: list[str], covers: list[list[dict]], labels: list[str], start: int,
               frame_ms: int) -> RawFigure:
     """Assemble an animation: frame i replaces `traces` with frames_data[i], the caption
@@ -259,11 +263,11 @@ def conv_step_frames(steps: ConvSteps) -> StepFrames:
     products = _typed_matrices(steps.products)
     updates = []
     for i in range(n):
-        frame = [dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
+        frame = [dict(zip(("x", "y"), taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
                           strict=True))]
         frame += [{"z": z} for z in patches[i]]
         frame += [{"z": z} for z in products[i]]
-        frame.append(dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]),
+        frame.append(dict(zip(("x", "y"), cell_outline(int(steps.out_rows[i]),
                                                           int(steps.out_cols[i])), strict=True)))
         updates.append(frame)
     labels = [f"{i + 1} · out[{int(steps.out_rows[i])}, {int(steps.out_cols[i])}]"
@@ -323,7 +327,12 @@ def step_alt(steps: ConvSteps | PoolSteps, i: int, *, channel_names: Sequence[st
         what = f"{kind} pooling (channel {channel})"
         caption = pool_caption(steps, i, channel)
     return (f"{what} step-through, window {i + 1} of {n}; its top-left corner at padded "
-            f"row {r}, column {c}: {re.sub(r'<[^>]+>', '', caption)}")
+            f"row {r}, column {c}: {plain(caption)}")
+
+
+def plain(caption: str) -> str:
+    """A caption without its HTML (<b>, <br>), for a text alternative."""
+    return re.sub(r"<[^>]+>", "", caption)
 
 
 def conv_step_figure(
@@ -375,7 +384,9 @@ def conv_step_figure(
     else:
         data.append(heatmap(crop[:, :, 0], k_in, colorscale="gray", zmin=lo, zmax=hi,
                              show_text=crop.shape[0] * crop.shape[1] <= MAX_TEXT_CELLS,
-                             name="padded input", x0=c0, y0=r0))
+                             name="padded input", x0=c0, y0=r0,
+                             text_size=fitting_text_px(_column_px(0) / crop.shape[1],
+                                                       widest_text(crop))))
     top, bottom, left, right = steps.pads
     in_h = steps.padded.shape[0] - top - bottom
     in_w = steps.padded.shape[1] - left - right
@@ -434,7 +445,7 @@ def conv_step_figure(
     traces = [window_trace, *patch_traces, *product_traces, cell_trace]
     layout = dict(axes, annotations=title_notes, height=height, margin=CONV_MARGINS)
     captions = [conv_caption(steps, i, names) for i in range(n)]
-    return _animated(data, layout, frames.updates, traces, captions, frames.covers,
+    return animated(data, layout, frames.updates, traces, captions, frames.covers,
                      frames.labels, start, frame_ms)
 
 
@@ -508,11 +519,11 @@ def pool_step_figure(
             wr, wc = (int(v) for v in steps.winner[i, channel])
             star = {"x": [wc], "y": [wr]}
         frames_data.append([
-            dict(zip(("x", "y"), _taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
+            dict(zip(("x", "y"), taps_outline(steps.tap_rows[i], steps.tap_cols[i]),
                      strict=True)),
             star,
             {"z": compact(patch[i, :, :, channel], patch_digits)},
-            dict(zip(("x", "y"), _cell_outline(int(steps.out_rows[i]), int(steps.out_cols[i])),
+            dict(zip(("x", "y"), cell_outline(int(steps.out_rows[i]), int(steps.out_cols[i])),
                      strict=True)),
         ])
     traces = [window_trace, winner_trace, patch_trace, cell_trace]
@@ -522,5 +533,5 @@ def pool_step_figure(
     layout = dict(axes, annotations=title_notes, height=height + 30,
                   margin=dict(l=10, r=10, t=90, b=110))
     captions = [pool_caption(steps, i, channel) for i in range(n)]
-    return _animated(data, layout, frames_data, traces, captions, covers, labels, start,
+    return animated(data, layout, frames_data, traces, captions, covers, labels, start,
                      frame_ms)
