@@ -44,7 +44,7 @@ __all__ = [
 
 
 def _torch(img: np.ndarray, grad: bool = True) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].clone()
+    t = torch.from_numpy(np.array(img.transpose(2, 0, 1)))[None]  # a copy: ours to grad
     return t.requires_grad_(grad)
 
 

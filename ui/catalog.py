@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = [
     "all_pages",
     "ARCHITECTURE",
+    "BACKPROP",
     "CHANNELS",
     "CONVOLUTION",
     "FEATURE_MAPS",
@@ -134,6 +135,13 @@ GRADCAM = PageInfo(
     "with checks of whether to trust the map.",
 )
 
+BACKPROP = PageInfo(
+    "pages/backprop.py", "How a layer learns", ":material/trending_down:", "backprop", "bprop.",
+    "One conv layer learns to be a Sobel filter: the loss, dL/dW window by window (it equals "
+    "autograd's), the gradient going back as a transposed convolution, pooling's backward, "
+    "and gradient descent step by step.",
+)
+
 TRAINING = PageInfo(
     "pages/training.py", "Training", ":material/model_training:", "training", "train.",
     "Train the digits network in your browser session and watch edge detectors emerge "
@@ -157,8 +165,8 @@ QUIZ = PageInfo(
 
 #: The lesson pages, in the order a lecture uses them.
 LESSON: list[PageInfo] = [
-    LEARN, CONVOLUTION, POOLING, TRANSPOSED, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS, CHANNELS,
-    RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, TRAINING, OWN_CLASSES, QUIZ,
+    LEARN, CONVOLUTION, POOLING, TRANSPOSED, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS,
+    CHANNELS, RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, BACKPROP, TRAINING, OWN_CLASSES, QUIZ,
 ]
 
 

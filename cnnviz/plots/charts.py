@@ -264,15 +264,18 @@ def deletion_figure(fractions: Sequence[float], probabilities: Sequence[float], 
 
 
 def objective_curve(history: Sequence[float], *, start: float | None = None, title: str = "",
-                    height: int = 220) -> RawFigure:
-    """The objective of a gradient ascent, step by step (``channels.Synthesis.history``).
+                    height: int = 220, name: str = "objective", first_step: int = 1
+                    ) -> RawFigure:
+    """The objective of a gradient ascent, step by step (``channels.Synthesis.history``), or
+    a loss falling under gradient descent (``name="loss"``, ``first_step=0``: the first value
+    is before any step).
 
     start: the objective of the starting image, drawn as a dashed line.
     """
     values = [round(float(v), 6) for v in history]
-    steps = list(range(1, len(values) + 1))
-    data = [dict(type="scatter", x=steps, y=values, mode="lines",
-                 line=dict(color=OBJECTIVE_COLOUR, width=2), name="objective",
+    steps = list(range(first_step, first_step + len(values)))
+    data = [dict(type="scatter", x=steps, y=values, mode="lines+markers" if first_step == 0
+                 else "lines", line=dict(color=OBJECTIVE_COLOUR, width=2), name=name,
                  hovertemplate="step %{x}: %{y:.4g}<extra></extra>")]
     shapes = []
     if start is not None:
@@ -281,7 +284,7 @@ def objective_curve(history: Sequence[float], *, start: float | None = None, tit
     layout = dict(
         height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False,
         shapes=shapes, xaxis=dict(title=dict(text="step"), rangemode="tozero"),
-        yaxis=dict(title=dict(text="objective")),
+        yaxis=dict(title=dict(text=name)),
     )
     if title:
         layout["title"] = dict(text=title, x=0, xanchor="left", font=dict(size=15))
