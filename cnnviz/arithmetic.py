@@ -39,6 +39,7 @@ __all__ = [
     "rf_step",
     "rf_step_text",
     "same_padding",
+    "separable_costs",
     "tf_same_padding",
     "transpose_output_shape",
     "transpose_output_size",
@@ -489,6 +490,26 @@ def conv_macs_text(
     kh, kw = as_pair(kernel_hw, "kernel size")
     return (f"{oh}·{ow}·{_fmt(int(out_channels))} × {kh}·{kw}·"
             f"{_per_group(in_channels, groups)} = {_fmt(total)}")
+
+
+def separable_costs(in_channels: int, out_channels: int, kernel_hw: int | tuple[int, int],
+                    out_hw: tuple[int, int], bias: bool = True) -> dict:
+    """Depthwise-separable (a k×k depthwise layer, groups = C_in, then a 1×1 pointwise one
+    to C_out) against one standard k×k layer from C_in to C_out, at the same output size:
+    ``params`` and ``macs`` of each (keys ``depthwise``, ``pointwise``, ``separable``,
+    ``standard``), and their texts (``*_params_text``, ``*_macs_text``)."""
+    c, f = _as_int(in_channels, "input channels"), _as_int(out_channels, "output channels")
+    parts = {"depthwise": (c, c, kernel_hw, c), "pointwise": (c, f, 1, 1),
+             "standard": (c, f, kernel_hw, 1)}
+    out: dict = {}
+    for name, (cin, cout, k, g) in parts.items():
+        out[name] = {"params": conv_params(cin, cout, k, bias, g),
+                     "macs": conv_macs(out_hw, cin, cout, k, g),
+                     "params_text": conv_params_text(cin, cout, k, bias, g),
+                     "macs_text": conv_macs_text(out_hw, cin, cout, k, g)}
+    out["separable"] = {key: out["depthwise"][key] + out["pointwise"][key]
+                        for key in ("params", "macs")}
+    return out
 
 
 def _per_group(in_channels: int, groups: int) -> str:

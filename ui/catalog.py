@@ -22,6 +22,7 @@ __all__ = [
     "GRADCAM",
     "HOME",
     "LEARN",
+    "LAYER",
     "LESSON",
     "MODELS_PAGE",
     "OVERVIEW",
@@ -66,6 +67,13 @@ CONVOLUTION = PageInfo(
     "pages/convolution.py", "Convolution", ":material/grid_on:", "convolution", "conv.",
     "A kernel slides over your image: watch every multiply and sum, with stride, "
     "padding, dilation and colour channels, and the output-size formula with real numbers.",
+)
+
+LAYER = PageInfo(
+    "pages/layer.py", "The whole layer", ":material/stacks:", "layer", "layer.",
+    "F filters over C channels: which channels each filter sums, groups and depthwise, "
+    "depthwise-separable against one standard layer in parameters and multiply-adds, and "
+    "the PyTorch line.",
 )
 
 TRANSPOSED = PageInfo(
@@ -165,8 +173,9 @@ QUIZ = PageInfo(
 
 #: The lesson pages, in the order a lecture uses them.
 LESSON: list[PageInfo] = [
-    LEARN, CONVOLUTION, POOLING, TRANSPOSED, MODELS_PAGE, OVERVIEW, FEATURE_MAPS, FILTERS,
-    CHANNELS, RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, BACKPROP, TRAINING, OWN_CLASSES, QUIZ,
+    LEARN, CONVOLUTION, LAYER, POOLING, TRANSPOSED, MODELS_PAGE, OVERVIEW, FEATURE_MAPS,
+    FILTERS, CHANNELS, RECEPTIVE_FIELDS, ARCHITECTURE, GRADCAM, BACKPROP, TRAINING,
+    OWN_CLASSES, QUIZ,
 ]
 
 

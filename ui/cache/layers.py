@@ -21,10 +21,13 @@ from ui.cache.memo import memo
 from ui.cache.playground import Values
 
 __all__ = [
+    "INPUT_MAPS",
     "LayerSettings",
     "backprop",
     "descent",
     "grad_figure",
+    "input_maps",
+    "layer_output",
     "overlaps",
     "small_values",
     "transposed",
@@ -96,6 +99,41 @@ def _small(digest: str, side: int, gray: bool, _pixels: np.ndarray) -> Values:
     values = arr.astype(np.float64) / 255.0
     values.setflags(write=False)
     return Values(values, f"{digest}:{side}:{'gray' if gray else 'rgb'}")
+
+
+# --- the whole layer ------------------------------------------------------------------------
+
+#: The input maps of the Layer page: the image's colours, then what classic kernels make of
+#: its grey version, as a layer before this one would.
+INPUT_MAPS = ("R", "G", "B", "sobel_x", "sobel_y", "laplacian", "gaussian_blur", "sharpen")
+
+
+def input_maps(pixels: np.ndarray, digest: str, side: int, channels: int) -> Values:
+    """The first ``channels`` of INPUT_MAPS on the image shrunk to ``side``: (H, W, C)."""
+    return _input_maps(digest, int(side), int(channels), pixels)
+
+
+@memo(**KEPT)
+def _input_maps(digest: str, side: int, channels: int, _pixels: np.ndarray) -> Values:
+    rgb = small_values(_pixels, digest, side, False).array
+    grey = small_values(_pixels, digest, side, True).array[:, :, 0]
+    maps = [rgb[:, :, i] for i in range(3)]
+    maps += list(cnnviz.preset_responses(grey, INPUT_MAPS[3:]).astype(np.float64))
+    stack = np.ascontiguousarray(np.stack(maps[:channels], axis=2))
+    stack.setflags(write=False)
+    return Values(stack, f"{digest}:{side}:maps{channels}")
+
+
+def layer_output(values: Values, settings: LayerSettings) -> np.ndarray:
+    """``conv2d_layer`` of the input with the settings' weights: (H_out, W_out, F)."""
+    return _layer_output(values.key, settings, values.array)
+
+
+@memo(**KEPT)
+def _layer_output(values: str, settings: LayerSettings, _array: np.ndarray) -> np.ndarray:
+    out = cnnviz.conv2d_layer(_array, settings.weights(), None, **settings.options())
+    out.setflags(write=False)
+    return out
 
 
 # --- transposed convolution -------------------------------------------------------------------
