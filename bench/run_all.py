@@ -33,6 +33,7 @@ from timing import RESULTS_ENV  # noqa: E402
 SCRIPTS: list[tuple[str, list[str]]] = [
     ("pages", ["bench_pages.py"]),
     ("playground", ["bench_playground.py"]),
+    ("layer", ["bench_layer.py"]),
     ("models", ["bench_models.py"]),
     ("images", ["bench_images.py"]),
     ("overview", ["bench_overview.py"]),

@@ -145,3 +145,18 @@ def test_the_checkerboard_button_sets_kernel_3_stride_2():
     match = re.search(r"between (\d) and (\d) stamps", " ".join(i.value for i in at.info))
     assert match and match.groups() == ("1", "4")  # the 3×4 cat: 1, 2, 4 in a grid
     assert "kernel" not in at.query_params and "stride" not in at.query_params  # the defaults
+
+
+@pytest.mark.parametrize("value", ["-3", "0", str(10**9), "abc", "1e400"])
+def test_geometry_in_the_url_is_refused_with_a_notice_or_a_sentence(value):
+    at = _open(stride=value, padding=value, out_pad=value, dilation=value)
+    notices = " ".join(w.value for w in at.warning)
+    errors = [e.value for e in at.error]
+    assert not at.exception
+    if value == "0":  # stride 0 and dilation 0 parse: one sentence says why they cannot work
+        assert len(errors) == 1 and "at least 1" in errors[0]
+        assert at.session_state["tconv.stride_h"] == 0
+    else:
+        for key in ("stride", "padding", "out_pad", "dilation"):
+            assert f"`{key}`" in notices, (key, notices)
+        assert not errors and at.session_state["tconv.stride_h"] == 2

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 KEPT = dict(max_entries=32, ttl=3600)
+LOOK_BACK = 10  # how many steps back a gradient-descent run may go on from a kept one
 Region = tuple[int, int, int, int]
 
 
@@ -217,8 +218,18 @@ def _backprop(values: str, settings: LayerSettings, target: str, relu: bool, poo
     aim = cnnviz.forward(_array, teacher.weights(), None, relu=relu, pool=_pool_options(pool),
                          **options)[2]
     weight, bias = settings.weights(), np.zeros(settings.filters)
-    history = cnnviz.descend(_array, weight, bias, aim, lr=lr, steps=steps, relu=relu,
-                             pool=_pool_options(pool), **options) if steps else []
+    # Steps are taken one or ten at a time: go on from the latest run kept, not from zero.
+    history: list = []
+    for back in range(1, min(steps, LOOK_BACK) + 1):
+        kept = _backprop.peek(values, settings, target, relu, pool, lr, steps - back, _array)
+        if kept is not None:
+            history = list(kept[1])
+            if history:
+                weight, bias = history[-1][1], history[-1][2]
+            break
+    if steps > len(history):
+        history += cnnviz.descend(_array, weight, bias, aim, lr=lr, steps=steps - len(history),
+                                  relu=relu, pool=_pool_options(pool), **options)
     if history:
         weight, bias = history[-1][1], history[-1][2]
     run = cnnviz.backprop(_array, weight, bias, aim, relu=relu, pool=_pool_options(pool),
