@@ -46,6 +46,8 @@ SCRIPTS: list[tuple[str, list[str]]] = [
     ("load", ["load.py", "--sessions", "50", "--duration", "300"]),
     ("load_photo", ["load.py", "--sessions", "50", "--duration", "300",
                     "--pages", "gradcam_photo"]),
+    ("load_hall", ["load.py", "--sessions", "100", "--duration", "300", "--pages",
+                   "convolution", "--replicas", "2", "--p95", "1"]),
 ]
 
 

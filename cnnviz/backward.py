@@ -22,12 +22,11 @@ import torch.nn.functional as F
 from cnnviz.arithmetic import (
     ParameterError,
     as_pair,
-    check_groups,
     output_shape,
     pool_output_shape,
     resolve_padding,
 )
-from cnnviz.layer import as_bias_vector, as_weight, conv2d_layer
+from cnnviz.layer import as_bias_vector, as_weight, conv2d_layer, layer_groups
 from cnnviz.ops import IntOrPair, Region, as_hwc, pad_hwc, pool2d, read_only, window_taps
 
 __all__ = [
@@ -72,11 +71,8 @@ def _zero_padding(padding: IntOrPair) -> tuple[int, int]:
 
 def _conv_setup(image, weight, stride, padding, dilation, groups):
     img, w = as_hwc(image), as_weight(weight)
-    f_out, c_group, kh, kw = w.shape
-    g = check_groups(img.shape[2], f_out, groups)[2]
-    if c_group != img.shape[2] // g:
-        raise ParameterError(f"With {g} group{'s' if g > 1 else ''} each filter sees "
-                             f"{img.shape[2] // g} channels, but the weights have {c_group}.")
+    kh, kw = w.shape[2:]
+    g = layer_groups(img, w, groups)
     s, d, p = as_pair(stride, "stride"), as_pair(dilation, "dilation"), _zero_padding(padding)
     out_hw = output_shape(img.shape[:2], (kh, kw), s, p, d)
     return img, w, s, p, d, g, out_hw

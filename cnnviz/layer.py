@@ -51,6 +51,7 @@ __all__ = [
     "conv_transpose2d",
     "group_connections",
     "interior",
+    "layer_groups",
     "layer_code",
     "overlap_counts",
     "torch_code",
@@ -88,6 +89,18 @@ def as_bias_vector(bias: np.ndarray | None, n: int) -> np.ndarray | None:
     return np.array(b, dtype=np.float64)
 
 
+def layer_groups(img: np.ndarray, w: np.ndarray, groups: int) -> int:
+    """`groups` of a conv layer with weights w (F, C/groups, kh, kw) on an (H, W, C) image,
+    checked: it divides C and F, and each filter has one slice per channel of its group."""
+    g = check_groups(img.shape[2], w.shape[0], groups)[2]
+    if w.shape[1] != img.shape[2] // g:
+        raise ParameterError(
+            f"With {g} group{'s' if g > 1 else ''} each filter sees {img.shape[2] // g} of the "
+            f"image's {img.shape[2]} channels, but the weights have {w.shape[1]} slices a "
+            "filter.")
+    return g
+
+
 def _torch_image(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
 
@@ -120,12 +133,8 @@ def conv2d_layer(
     """
     img = as_hwc(image)
     w = as_weight(weight)
-    f_out, c_group, kh, kw = w.shape
-    g = check_groups(img.shape[2], f_out, groups)[2]
-    if c_group != img.shape[2] // g:
-        raise ParameterError(
-            f"With {g} group{'s' if g > 1 else ''} each filter sees {img.shape[2] // g} of the "
-            f"image's {img.shape[2]} channels, but the weights have {c_group} slices a filter.")
+    f_out, _, kh, kw = w.shape
+    g = layer_groups(img, w, groups)
     b = as_bias_vector(bias, f_out)
     s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
     if isinstance(padding, str) and padding not in ("valid", "same"):

@@ -17,7 +17,7 @@ from cnnviz import (
 from ui import catalog, state, widgets
 from ui.boot import ensure_app_navigation
 from ui.cache import layers, playground
-from ui.urlstate import Link, choice_param, flag_param, float_param, int_param, pair_param
+from ui.urlstate import Link, choice_param, flag_param, int_param, pair_param
 
 ensure_app_navigation()
 
@@ -36,7 +36,8 @@ FILTERS = int_param("filters", P + "filters", 1, 1, 8)
 GROUPS = int_param("groups", P + "groups", 1, 1, 8)
 RELU = flag_param("relu", P + "relu", False)
 POOL = choice_param("pool", P + "pool", "none", tuple(POOLS))
-LR = float_param("lr", P + "lr", 0.05, 0.0001, 10.0)
+RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+LR = choice_param("lr", P + "lr", 0.05, RATES, format=lambda v: f"{v:g}")
 DONE = int_param("descent", P + "descent", 0, 0, 500)
 SHOWN = int_param("filter", P + "filter", 0, 0, 7)
 STEPS = widgets.step_params(PAGE)
@@ -78,7 +79,8 @@ with c2:
 with c3:
     widgets.toggle(RELU, "Then ReLU")
     widgets.segmented(POOL, "Then pooling", format_func=POOLS.get)
-    lr = widgets.number(LR, "Learning rate η", step=0.01, format="%.4f")
+    lr = widgets.select_slider(LR, "Learning rate η", format_func=lambda v: f"{v:g}",
+                               help="How far each step moves the weights along −dL/dW.")
 
 values = layers.small_values(image.pixels, image.digest, st.session_state[SIDE.widget],
                              st.session_state[GRAY.widget])
@@ -187,5 +189,12 @@ if args[4] != "none":
         + f" Here {int(np.count_nonzero(run.grad_relu[:, :, shown]))} of "
         f"{run.grad_relu[:, :, shown].size} cells before the pooling get a gradient.",
         icon=":material/call_split:")
+    routed = run.grad_relu[:, :, shown]
+    st.plotly_chart(playground.picture(
+        routed, title=f"dL/d(the pooling's input), filter {shown}: {routed.shape[0]}×"
+        f"{routed.shape[1]}", colorbar_title="gradient",
+        name=f"bprop:{values.key}:{settings!r}:{args[2:]}:{done}:routed:{shown}"),
+        key=P + "routed_fig", alt=f"The gradient before the {POOLS[args[4]]} pooling, "
+        f"filter {shown}: {int(np.count_nonzero(routed))} of {routed.size} cells non-zero")
 
 link.publish()
