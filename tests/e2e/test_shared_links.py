@@ -66,6 +66,18 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"train.epochs": "3", "train.batch": "32"},
     ),
     "own_classes": ({"sample": "camera"}, {}),  # no keys of its own: a session's classes
+    "layer": (
+        {"channels": "8", "filters": "8", "groups": "8", "k": "5", "seed": "7"},
+        {"layer.filters": "8", "layer.groups": "8", "layer.seed": "7"},
+    ),
+    "transposed": (
+        {"stride": "3", "padding": "1", "out_pad": "2", "view": "conv", "side": "6"},
+        {"tconv.stride_h": "3", "tconv.pad_h": "1", "tconv.out_pad_w": "2"},
+    ),
+    "backprop": (
+        {"descent": "3", "pool": "max", "filters": "2", "target": "laplacian"},
+        {"bprop.filters": "2", "bprop.pool": "max 2×2"},  # descent: the steps taken, no widget
+    ),
     "quiz": ({"seed": "1234"}, {}),
 }
 
