@@ -8,10 +8,8 @@ from cnnviz import (
     COLORMAPS,
     LayerError,
     ModelError,
-    colormap_stops,
     default_occlusion,
     encode_png,
-    heat_picture,
     hot_spot_text,
     occlusion_windows,
     overlay,
@@ -122,7 +120,6 @@ layer = layer_col.select_slider(
     f"whole objects. The recommended layer is the last convolutional stage: {LAYER.default}.")
 alpha = widgets.slider(ALPHA, "Overlay strength (alpha)", alpha_col, step=0.05)
 colormap = widgets.select(COLORMAP, "Colour map", cmap_col)
-stops = colormap_stops(colormap)
 
 try:
     native, heat = maps.grad_cam(name, image.digest, layer, target, x)
@@ -132,29 +129,29 @@ except LayerError as err:
 seen = networks.seen_picture(name, image)  # uint8 (H, W, 3): the network's own input
 
 
-def _over(values: np.ndarray, title: str, height_px: int = 360, **options):
-    """The figure of a heat map ``values`` over the picture the network sees."""
-    return heat_picture(overlay(seen, values, alpha, colormap), stops=stops, title=title,
-                        height=height_px, **options)
+def _over(values: np.ndarray, title: str, height_px: int = 360, what: tuple | None = None,
+          **options):
+    """The figure of a heat map over the picture the network sees (kept when ``what`` names
+    it: ``maps.over_figure``)."""
+    return maps.over_figure(name, image.digest, what, seen, values, alpha, colormap, title,
+                            height_px, **options)
 
 
 h, w = native.shape
 peak = float(native.max())
-native_rgb = overlay(np.zeros((h, w, 3), np.uint8), native / peak if peak > 0 else native,
-                     alpha=1.0, colormap=colormap)
-blended = overlay(seen, heat, alpha, colormap)
 st.subheader(f"Grad-CAM of “{classes[target]}” at {layer}")
 c1, c2, c3 = st.columns(3)
 c1.plotly_chart(playground.picture(seen, title=f"Input the network sees ({height}×{width})",
                                    name=f"{image.digest}:{name}:seen"), key=P + "input_fig",
                 alt=f"{state.describe(image)}, as the network sees it: {height}×{width}")
 what = f"Grad-CAM of {classes[target]} at {layer}"
-c2.plotly_chart(heat_picture(native_rgb, stops=stops, zmax=peak or 1.0,
-                             title=f"At the layer's own resolution: {h}×{w}",
-                             colorbar_title="layer units"), key=P + "native_fig",
-                alt=f"{what}, {h}×{w}: {hot_spot_text(native)}")
-c3.plotly_chart(heat_picture(blended, stops=stops, colorbar_title="relative",
-                             title=f"Upsampled to {height}×{width}, over the input"),
+c2.plotly_chart(maps.over_figure(
+    name, image.digest, ("native", layer, target), np.zeros((h, w, 3), np.uint8),
+    native / peak if peak > 0 else native, 1.0, colormap, f"At the layer's own resolution: "
+    f"{h}×{w}", colorbar_title="layer units", zmax=peak or 1.0), key=P + "native_fig",
+    alt=f"{what}, {h}×{w}: {hot_spot_text(native)}")
+c3.plotly_chart(_over(heat, f"Upsampled to {height}×{width}, over the input",
+                      what=("cam", layer, target), colorbar_title="relative"),
                 key=P + "overlay_fig", alt=f"{what} over the input: {hot_spot_text(heat)}")
 if peak <= 0:
     st.info(f"No location of {layer} holds positive evidence for “{classes[target]}”: the "
@@ -163,7 +160,7 @@ st.caption(
     f"The middle map has one cell per position of {layer} ({h}×{w}); each cell covers about "
     f"{height / h:.0f}×{width / w:.0f} input pixels. Bilinear upsampling makes the right-hand "
     "map look smoother than the evidence really is. " + ATTRIBUTIONS["grad_cam"].summary)
-st.download_button("Overlay as PNG", lambda: encode_png(blended),
+st.download_button("Overlay as PNG", lambda: encode_png(overlay(seen, heat, alpha, colormap)),
                    file_name=f"gradcam-{name}-{layer}.png", mime="image/png",
                    on_click="ignore", icon=":material/image:")
 
@@ -177,13 +174,11 @@ try:
 except LayerError as err:
     st.error(f"The layer strip could not be computed. {err}", icon=":material/error:")
     strip = ()
-for start in range(0, len(strip), STRIP_COLUMNS):
-    for col, lname, (png, (mh, mw)) in zip(st.columns(STRIP_COLUMNS), layer_names[start:],
-                                           strip[start:start + STRIP_COLUMNS], strict=False):
-        col.image(png, width="stretch",
-                  caption=f"{lname} · {mh}×{mw}{' ◀' if lname == layer else ''}",
-                  alt=f"Grad-CAM of “{classes[target]}” at layer {lname}, {mh}×{mw} cells, "
-                  f"as a {colormap} heat map")
+widgets.image_grid([(png, f"{lname} · {mh}×{mw}{' ◀' if lname == layer else ''}",
+                     f"Grad-CAM of “{classes[target]}” at layer {lname}, {mh}×{mw} cells, "
+                     f"as a {colormap} heat map")
+                    for lname, (png, (mh, mw)) in zip(layer_names, strip, strict=False)],
+                   STRIP_COLUMNS)
 
 # --- other methods --------------------------------------------------------------------------
 st.subheader("Other methods, side by side")
@@ -208,14 +203,17 @@ if not chosen:
     st.caption("Choose methods above to compare them with Grad-CAM.")
 
 
+def _settings(method: str) -> tuple:
+    return {"integrated_gradients": (("steps", int(IG_STEPS.current())),),
+            "occlusion": (("window", int(WINDOW.current())),
+                          ("stride", int(STRIDE.current())))}.get(method, ())
+
+
 def _method_map(method: str) -> tuple[np.ndarray, float | None]:
     """The method's heat map and delta: kept, or computed under a spinner (occlusion: a
     progress bar)."""
-    options = {"integrated_gradients": (("steps", int(IG_STEPS.current())),),
-               "occlusion": (("window", int(WINDOW.current())),
-                             ("stride", int(STRIDE.current())))}.get(method, ())
     args = (name, image.digest, method, target, layer if ATTRIBUTIONS[method].needs_layer
-            else "", options, x)
+            else "", _settings(method), x)
     if (kept := maps.method_map.peek(*args)) is not None:
         return kept
     if method != "occlusion":
@@ -236,7 +234,8 @@ for col, method in zip(st.columns(max(len(chosen), 1)), chosen, strict=False):
             st.error(f"{info.title} cannot run with these settings. {err}",
                      icon=":material/block:")
             continue
-        st.plotly_chart(_over(method_heat, info.title, 320, colorbar_title="relative"),
+        st.plotly_chart(_over(method_heat, info.title, 320, colorbar_title="relative",
+                              what=("method", method, target, layer, _settings(method))),
                         key=P + method + "_fig", alt=f"{info.title} of {classes[target]} "
                         f"over the input: {hot_spot_text(method_heat)}")
         st.caption(info.summary)

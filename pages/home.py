@@ -26,7 +26,8 @@ with right:
     image = state.current_image()
     h, w = image.pixels.shape[:2]
     st.subheader("Your image")
-    st.image(state.image_bytes(image),
+    st.image(state.image_bytes(image), output_format=state.image_format(
+             state.image_bytes(image)),
              caption=f"{escape_markdown(image.label)}: {w}×{h} pixels, 3 channels (RGB)",
              width="stretch", alt=state.describe(image))
     name = defaults.network_model()

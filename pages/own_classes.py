@@ -97,6 +97,7 @@ for c, name in enumerate(found.names):
         for i, example in enumerate(found.images[c]):
             with thumbs[i % 8]:
                 st.image(example.thumb, caption=escape_markdown(example.origin)[:24],
+                         output_format=state.image_format(example.thumb),
                          alt=f"Image {i + 1} of class {name}: {example.origin}")
                 st.button("✕", key=f"{P}rm.{gen}.{c}.{i}", help=f"Remove {example.origin}",
                           on_click=found.remove, args=(example.digest,))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -188,8 +191,14 @@ def test_the_layer_strip_shows_each_layers_own_map_as_png():
         np.testing.assert_array_equal(decoded, expected)
 
     at = _open(model=name, sample="shape_triangle")
-    captions = [img.caption for el in at.get("image") for img in el.proto.imgs
-                if img.caption.split(" · ")[0] in layers]  # not the sidebar's thumbnail
+    grid = next(el.proto.body for el in at.get("html") if "<figcaption" in el.proto.body)
+    captions = [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>",
+                                                     grid)]
     chosen = RECOMMENDED_LAYERS[name]
     assert captions == [f"{layer} · {h}×{w}{' ◀' if layer == chosen else ''}"
                         for layer, (_, (h, w)) in zip(layers, tiles, strict=True)]
+    # each tile is sent as it was encoded, with a text alternative that names its layer
+    sources = re.findall(r'src="data:image/png;base64,([^"]+)"', grid)
+    assert [base64.b64decode(src) for src in sources] == [png for png, _ in tiles]
+    alts = [html.unescape(a) for a in re.findall(r'alt="([^"]*)"', grid)]
+    assert all(f"at layer {layer}, " in alt for layer, alt in zip(layers, alts, strict=True))

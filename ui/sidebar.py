@@ -182,7 +182,9 @@ def image_picker() -> state.CurrentImage:
         if error:
             st.error(error, icon=":material/error:")
         image = state.current_image()
-        st.image(state.image_bytes(image), caption=_caption(image), width="stretch",
+        data = state.image_bytes(image)
+        st.image(data, caption=_caption(image), width="stretch",
+                 output_format=state.image_format(data),
                  alt=f"The image every page works on: {state.describe(image)}")
         notice = st.session_state.get(state.IMAGE_NOTICE)
         if notice:

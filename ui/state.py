@@ -52,6 +52,7 @@ __all__ = [
     "own_models",
     "current_image",
     "describe",
+    "image_format",
     "image_bytes",
     "set_image",
     "set_sample",
@@ -161,6 +162,13 @@ def image_bytes(image: CurrentImage) -> bytes:
     """The image as JPEG/PNG bytes, encoded once per image (st.image would encode an array
     again on every rerun)."""
     return _encoded(image.digest, image.pixels)
+
+
+def image_format(data: bytes) -> str:
+    """"PNG" or "JPEG", what encoded ``data`` is: ``st.image(output_format=...)`` then sends
+    the bytes as they are (with "auto" it re-encodes a PNG without alpha as JPEG on every
+    rerun)."""
+    return "PNG" if data[:8] == b"\x89PNG\r\n\x1a\n" else "JPEG"
 
 
 #: What kind of picture each source gives, for text alternatives.

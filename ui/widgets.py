@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -67,6 +70,7 @@ __all__ = [
     "shape_text",
     "show_top",
     "top_k",
+    "image_grid",
     "kernel_alt",
     "known_classes_note",
     "slice_names",
@@ -278,6 +282,25 @@ def pixel_controls(gray: UrlParam, scale: UrlParam, gray_help: str) -> None:
     """The grayscale toggle and the 0-1 / 0-255 choice, the same on both playground pages."""
     toggle(gray, "Grayscale (one channel)", help=gray_help)
     segmented(scale, "Pixel values", format_func={"unit": "0 – 1", "raw": "0 – 255"}.get)
+
+
+def image_grid(tiles: Sequence[tuple[bytes, str, str]], columns: int, where: Where = st) -> None:
+    """Small PNG pictures in a grid, as one HTML element: (png, caption, text alternative)
+    each. One element instead of one st.image per tile (and its columns): the strip of a
+    network's 20 layers costs a rerun about 1 ms instead of 25."""
+    where.html(_grid_html(tuple(tiles), int(columns)))
+
+
+@functools.lru_cache(maxsize=8)  # the same tiles (kept bytes objects) on the next rerun
+def _grid_html(tiles: tuple[tuple[bytes, str, str], ...], columns: int) -> str:
+    cells = "".join(
+        f'<figure style="margin:0"><img src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}" alt="{html.escape(alt)}" style="width:100%;'
+        f'image-rendering:pixelated;display:block"><figcaption style="font-size:0.8rem;'
+        f'text-align:center;overflow-wrap:anywhere">{html.escape(caption)}</figcaption>'
+        "</figure>" for png, caption, alt in tiles)
+    return (f'<div style="display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));'
+            f'gap:0.75rem">{cells}</div>')
 
 
 def kernel_alt(what: str, weights, max_slices: int = 16) -> str:

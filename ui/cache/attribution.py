@@ -20,6 +20,7 @@ from ui.cache.memo import memo
 
 __all__ = [
     "class_pass",
+    "over_figure",
     "deletion",
     "every_layer",
     "grad_cam",
@@ -55,6 +56,27 @@ def probabilities(model_name: str, digest: str, _pixels: np.ndarray) -> np.ndarr
                            model=own.model if own else None)
     probs.setflags(write=False)
     return probs
+
+
+def over_figure(model_name: str, digest: str, what: tuple | None, seen: np.ndarray,
+                values: np.ndarray, alpha: float, colormap: str, title: str,
+                height: int = 360, **options) -> cnnviz.RawFigure:
+    """``heat_picture`` of the heat map ``values`` laid over ``seen``; kept when ``what``
+    names the map (("cam", layer, class), ("method", name, class, layer, settings), …), so a
+    rerun that changes something else does not colour, blend and encode it again (the trust
+    checks' maps, drawn once when asked, pass None). ``options``: ``heat_picture``'s."""
+    args = (model_name, digest, what, float(alpha), colormap, title, int(height),
+            tuple(sorted(options.items())), seen, values)
+    return _over_figure(*args) if what is not None else _over_figure.__wrapped__(*args)
+
+
+@memo(**CACHE)
+def _over_figure(model_name: str, digest: str, what: tuple, alpha: float, colormap: str,
+                 title: str, height: int, options: tuple, _seen: np.ndarray,
+                 _values: np.ndarray) -> cnnviz.RawFigure:
+    return cnnviz.heat_picture(cnnviz.overlay(_seen, _values, alpha, colormap),
+                               stops=cnnviz.colormap_stops(colormap), title=title,
+                               height=height, **dict(options))
 
 
 def _layer_names(model_name: str) -> tuple[str, ...]:
