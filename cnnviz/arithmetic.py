@@ -417,8 +417,10 @@ def pool_params() -> int:
 # Layer cost
 
 
-def check_groups(in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
-    """(C_in, C_out, groups) as ints, groups dividing both; ParameterError in one sentence."""
+def check_groups(in_channels: int, out_channels: int, groups: int,
+                 out_name: str = "output channels") -> tuple[int, int, int]:
+    """(C_in, C_out, groups) as ints, groups dividing both; ParameterError in one sentence,
+    which calls C_out ``out_name`` (a page may say "filters")."""
     cin = _as_int(in_channels, "input channels")
     cout = _as_int(out_channels, "output channels")
     g = _as_int(groups, "groups")
@@ -428,8 +430,8 @@ def check_groups(in_channels: int, out_channels: int, groups: int) -> tuple[int,
         raise ParameterError(f"Groups must be at least 1, not {g}.")
     if cin % g or cout % g:
         raise ParameterError(
-            f"Groups ({g}) must divide both the input channels ({cin}) and the output "
-            f"channels ({cout}), so that every group gets the same number of each."
+            f"Groups ({g}) must divide both the input channels ({cin}) and the {out_name} "
+            f"({cout}), so that every group gets the same number of each."
         )
     return cin, cout, g
 

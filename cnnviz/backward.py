@@ -22,12 +22,22 @@ import torch.nn.functional as F
 from cnnviz.arithmetic import (
     ParameterError,
     as_pair,
-    output_shape,
     pool_output_shape,
-    resolve_padding,
 )
 from cnnviz.layer import as_bias_vector, as_weight, conv2d_layer, layer_groups
-from cnnviz.ops import IntOrPair, Region, as_hwc, pad_hwc, pool2d, read_only, window_taps
+from cnnviz.ops import (
+    ConvGeometry,
+    IntOrPair,
+    Region,
+    as_hwc,
+    conv_geometry,
+    from_torch,
+    pad_hwc,
+    pool2d,
+    read_only,
+    to_torch,
+    window_taps,
+)
 
 __all__ = [
     "Backprop",
@@ -40,15 +50,6 @@ __all__ = [
     "pool_backward",
     "weight_grad_steps",
 ]
-
-
-def _torch(img: np.ndarray, grad: bool = True) -> torch.Tensor:
-    t = torch.from_numpy(np.array(img.transpose(2, 0, 1)))[None]  # a copy: ours to grad
-    return t.requires_grad_(grad)
-
-
-def _hwc(t: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach()[0].permute(1, 2, 0).numpy())
 
 
 def _grad_output(grad_output: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -69,13 +70,20 @@ def _zero_padding(padding: IntOrPair) -> tuple[int, int]:
     return as_pair(padding, "padding")
 
 
-def _conv_setup(image, weight, stride, padding, dilation, groups):
+def _conv_setup(image, weight, grad_output, stride, padding, dilation, groups):
+    """(image, weight, groups, geometry, dL/dout), each checked as the forward layer checks
+    it, and dL/dout against the output's shape."""
     img, w = as_hwc(image), as_weight(weight)
-    kh, kw = w.shape[2:]
     g = layer_groups(img, w, groups)
-    s, d, p = as_pair(stride, "stride"), as_pair(dilation, "dilation"), _zero_padding(padding)
-    out_hw = output_shape(img.shape[:2], (kh, kw), s, p, d)
-    return img, w, s, p, d, g, out_hw
+    geo = conv_geometry(img.shape[:2], w.shape[2:], stride, _zero_padding(padding), dilation)
+    return img, w, g, geo, _grad_output(grad_output, (*geo.out_hw, w.shape[0]))
+
+
+def _taps(geo: ConvGeometry, region: Region | None) -> tuple[np.ndarray, ...]:
+    """out_rows, out_cols, tap_rows, tap_cols of the forward pass's windows over region."""
+    out_rows, out_cols, _, _, tap_r, tap_c = window_taps(geo.out_hw, region, geo.stride,
+                                                         geo.dilation, geo.kernel_hw)
+    return out_rows, out_cols, tap_r, tap_c
 
 
 def conv_backward(
@@ -91,14 +99,15 @@ def conv_backward(
     """The gradients of a conv layer (zero padding) given dL/dout (H_out, W_out, F):
     (dL/dimage (H, W, C), dL/dweight (F, C/groups, kh, kw), dL/dbias (F,)), float64, by
     autograd. image and weight as ``conv2d_layer``'s."""
-    img, w, s, p, d, g, out_hw = _conv_setup(image, weight, stride, padding, dilation, groups)
-    grad = _grad_output(grad_output, (*out_hw, w.shape[0]))
-    x = _torch(img)
+    img, w, g, geo, grad = _conv_setup(image, weight, grad_output, stride, padding, dilation,
+                                       groups)
+    x = to_torch(img, copy=True).requires_grad_(True)
     wt = torch.from_numpy(w).requires_grad_(True)
     b = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
-    out = F.conv2d(x, wt, b, stride=s, padding=p, dilation=d, groups=g)
-    out.backward(_torch(grad, False))
-    return _hwc(x.grad), wt.grad.numpy().copy(), b.grad.numpy().copy()
+    out = F.conv2d(x, wt, b, stride=geo.stride, padding=(geo.pads[0], geo.pads[2]),
+                   dilation=geo.dilation, groups=g)
+    out.backward(to_torch(grad))
+    return from_torch(x.grad), wt.grad.numpy().copy(), b.grad.numpy().copy()
 
 
 def pool_backward(
@@ -122,11 +131,11 @@ def pool_backward(
     p = _zero_padding(padding)
     out_hw = pool_output_shape(img.shape[:2], k, s, p)
     grad = _grad_output(grad_output, (*out_hw, img.shape[2]))
-    x = _torch(img)
+    x = to_torch(img, copy=True).requires_grad_(True)
     out = (F.max_pool2d(x, k, s, p) if kind == "max" else
            F.avg_pool2d(x, k, s, p, ceil_mode=False, count_include_pad=True))
-    out.backward(_torch(grad, False))
-    return _hwc(x.grad)
+    out.backward(to_torch(grad))
+    return from_torch(x.grad)
 
 
 # --- window by window ----------------------------------------------------------------------
@@ -148,6 +157,7 @@ class GradSteps:
     tap_cols: np.ndarray  # (n, kw) int
     pads: tuple[int, int, int, int]
     in_hw: tuple[int, int]
+    padded: np.ndarray | None = None  # (Hp, Wp, C/groups): what the windows read (dL/dW)
 
     def canvas(self, upto: int | None = None) -> np.ndarray:
         """(Hp, Wp, C): the first `upto` contributions scattered onto the padded input."""
@@ -168,12 +178,6 @@ class GradSteps:
         return canvas[top:top + self.in_hw[0], left:left + self.in_hw[1]]
 
 
-def _windows(img, w, s, p, d, out_hw, region):
-    pads = resolve_padding(p, w.shape[2:], d, s)
-    out_rows, out_cols, _, _, tap_r, tap_c = window_taps(out_hw, region, s, d, w.shape[2:])
-    return pads, out_rows, out_cols, tap_r, tap_c
-
-
 def weight_grad_steps(image: np.ndarray, weight: np.ndarray, grad_output: np.ndarray, *,
                       stride: IntOrPair = 1, padding: IntOrPair = 0, dilation: IntOrPair = 1,
                       groups: int = 1, filter: int = 0,
@@ -182,21 +186,22 @@ def weight_grad_steps(image: np.ndarray, weight: np.ndarray, grad_output: np.nda
     (i, j) adds dL/dout[i, j, filter] × its patch (the group's channels). Returns the steps
     and ``partial`` (n, kh, kw, C/groups), the running sum; over the whole output the last
     equals ``conv_backward``'s grad_weight[filter] in (kh, kw, C/groups) layout."""
-    img, w, s, p, d, g, out_hw = _conv_setup(image, weight, stride, padding, dilation, groups)
-    grad = _grad_output(grad_output, (*out_hw, w.shape[0]))
+    img, w, g, geo, grad = _conv_setup(image, weight, grad_output, stride, padding, dilation,
+                                       groups)
     if not 0 <= filter < w.shape[0]:
         raise ParameterError(f"Filter {filter} does not exist: the layer has {w.shape[0]}.")
     per_in = img.shape[2] // g
     group = filter // (w.shape[0] // g)
-    pads, out_rows, out_cols, tap_r, tap_c = _windows(img, w, s, p, d, out_hw, region)
+    out_rows, out_cols, tap_r, tap_c = _taps(geo, region)
+    pads = geo.pads
     padded = pad_hwc(img[:, :, group * per_in:(group + 1) * per_in], pads)
     patches = padded[tap_r[:, :, None], tap_c[:, None, :]]  # (n, kh, kw, C/groups)
     grads = grad[out_rows, out_cols, filter]  # (n,)
     contributions = grads[:, None, None, None] * patches
     partial = np.cumsum(contributions, axis=0)
     steps = GradSteps(grads, contributions, out_rows, out_cols, tap_r, tap_c, pads,
-                      img.shape[:2])
-    read_only(grads, contributions, partial, out_rows, out_cols, tap_r, tap_c)
+                      img.shape[:2], padded)
+    read_only(grads, contributions, partial, out_rows, out_cols, tap_r, tap_c, padded)
     return steps, partial
 
 
@@ -206,9 +211,10 @@ def input_grad_steps(image: np.ndarray, weight: np.ndarray, grad_output: np.ndar
     """dL/dimage window by window over `region` of the output: window (i, j) scatters
     Σ_f dL/dout[i, j, f] × W[f] (each filter onto its group's channels) back over its taps.
     ``crop(canvas())`` over the whole output equals ``conv_backward``'s grad_input."""
-    img, w, s, p, d, g, out_hw = _conv_setup(image, weight, stride, padding, dilation, groups)
-    grad = _grad_output(grad_output, (*out_hw, w.shape[0]))
-    pads, out_rows, out_cols, tap_r, tap_c = _windows(img, w, s, p, d, out_hw, region)
+    img, w, g, geo, grad = _conv_setup(image, weight, grad_output, stride, padding, dilation,
+                                       groups)
+    out_rows, out_cols, tap_r, tap_c = _taps(geo, region)
+    pads = geo.pads
     f_out, per_in = w.shape[0], img.shape[2] // g
     full = np.zeros((f_out, img.shape[2], *w.shape[2:]))  # (F, C, kh, kw), 0 off the group
     for f in range(f_out):

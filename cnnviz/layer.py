@@ -26,7 +26,6 @@ from cnnviz.arithmetic import (
     ParameterError,
     as_pair,
     check_groups,
-    output_shape,
     resolve_padding,
     transpose_output_shape,
 )
@@ -36,9 +35,12 @@ from cnnviz.ops import (
     PaddingMode,
     Region,
     as_hwc,
+    conv_geometry,
     conv_steps,
+    from_torch,
     pad_hwc,
     read_only,
+    to_torch,
     window_taps,
 )
 
@@ -101,14 +103,6 @@ def layer_groups(img: np.ndarray, w: np.ndarray, groups: int) -> int:
     return g
 
 
-def _torch_image(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
-
-
-def _as_image_array(out: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(out.detach()[0].permute(1, 2, 0).numpy())
-
-
 # --- the convolution layer ---------------------------------------------------------------
 
 
@@ -133,19 +127,14 @@ def conv2d_layer(
     """
     img = as_hwc(image)
     w = as_weight(weight)
-    f_out, _, kh, kw = w.shape
     g = layer_groups(img, w, groups)
-    b = as_bias_vector(bias, f_out)
-    s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
-    if isinstance(padding, str) and padding not in ("valid", "same"):
-        raise ParameterError(f"Padding must be a number, a pair, 'valid' or 'same', not "
-                             f"{padding!r}.")
-    output_shape(img.shape[:2], (kh, kw), s, padding, d)  # every setting, in one sentence
-    pads = resolve_padding(padding, (kh, kw), d, s)
-    padded = pad_hwc(img, pads, padding_mode)
-    out = F.conv2d(_torch_image(padded), torch.from_numpy(w),
-                   None if b is None else torch.from_numpy(b), stride=s, dilation=d, groups=g)
-    return _as_image_array(out)
+    b = as_bias_vector(bias, w.shape[0])
+    geo = conv_geometry(img.shape[:2], w.shape[2:], stride, padding, dilation)  # one sentence
+    padded = pad_hwc(img, geo.pads, padding_mode)
+    out = F.conv2d(to_torch(padded), torch.from_numpy(w),
+                   None if b is None else torch.from_numpy(b), stride=geo.stride,
+                   dilation=geo.dilation, groups=g)
+    return from_torch(out)
 
 
 def group_connections(in_channels: int, out_channels: int, groups: int) -> np.ndarray:
@@ -297,22 +286,29 @@ def conv_transpose2d(
     the dilation, and every other impossible setting, raises ParameterError.
     Returns float64 (H_out, W_out, F), equal to ``F.conv_transpose2d``.
     """
-    img, w, b, geo = _transpose_setup(image, weight, bias, stride, padding, output_padding,
-                                      dilation, groups)
-    out = F.conv_transpose2d(_torch_image(img), torch.from_numpy(w),
+    return _transposed(*_transpose_setup(image, weight, bias, stride, padding, output_padding,
+                                         dilation, groups))
+
+
+def _transposed(img: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                geo: _TransposeGeometry) -> np.ndarray:
+    """``F.conv_transpose2d`` of checked inputs: (H_out, W_out, F)."""
+    out = F.conv_transpose2d(to_torch(img), torch.from_numpy(w),
                              None if b is None else torch.from_numpy(b), stride=geo.stride,
                              padding=geo.padding, output_padding=geo.output_padding,
                              groups=geo.groups, dilation=geo.dilation)
-    return _as_image_array(out)
+    return from_torch(out)
 
 
-def _group_of(channel: int, f_total: int, c_in: int, groups: int) -> tuple[int, int, slice]:
-    """(group, the filter's index in its group, the input channels of its group)."""
+def _group_of(channel: int, w: np.ndarray, geo: _TransposeGeometry) -> tuple[int, slice]:
+    """(output channel ``channel``'s index in its group, the input channels of its group),
+    for a transposed layer's weights w (C, F/groups, kh, kw)."""
+    per_out, per_in = w.shape[1], w.shape[0] // geo.groups
+    f_total = per_out * geo.groups
     if not 0 <= channel < f_total:
         raise ParameterError(f"Output channel {channel} does not exist: there are {f_total}.")
-    per_out, per_in = f_total // groups, c_in // groups
     group = channel // per_out
-    return group, channel % per_out, slice(group * per_in, (group + 1) * per_in)
+    return channel % per_out, slice(group * per_in, (group + 1) * per_in)
 
 
 @dataclass(frozen=True, eq=False)
@@ -371,16 +367,13 @@ def transpose_scatter(
     at most MAX_STEPS) onto output channel `channel`; arguments as ``conv_transpose2d``."""
     img, w, b, geo = _transpose_setup(image, weight, bias, stride, padding, output_padding,
                                       dilation, groups)
-    f_total = w.shape[1] * geo.groups
-    _, f_local, chans = _group_of(channel, f_total, img.shape[2], geo.groups)
+    f_local, chans = _group_of(channel, w, geo)
     in_rows, in_cols, _, _, tap_r, tap_c = window_taps(img.shape[:2], region, geo.stride,
                                                        geo.dilation, geo.kernel_hw)
     values = img[in_rows, in_cols][:, chans]  # (n, Cg)
     kernel = w[chans, f_local]  # (Cg, kh, kw)
     stamps = np.einsum("nc,cuv->nuv", values, kernel)
-    output = conv_transpose2d(img, w, b, stride=geo.stride, padding=geo.padding,
-                              output_padding=geo.output_padding, dilation=geo.dilation,
-                              groups=geo.groups)[:, :, channel]
+    output = _transposed(img, w, b, geo)[:, :, channel]
     canvas_hw = (geo.out_hw[0] + 2 * geo.padding[0], geo.out_hw[1] + 2 * geo.padding[1])
     result = TransposeScatter(channel, values, kernel, stamps, in_rows, in_cols, tap_r, tap_c,
                               canvas_hw, geo.padding, 0.0 if b is None else float(b[channel]),
@@ -448,8 +441,7 @@ def transpose_as_conv(
     is a zoom box of the output, as for ``conv_steps``."""
     img, w, b, geo = _transpose_setup(image, weight, bias, stride, padding, output_padding,
                                       dilation, groups)
-    f_total = w.shape[1] * geo.groups
-    _, f_local, chans = _group_of(channel, f_total, img.shape[2], geo.groups)
+    f_local, chans = _group_of(channel, w, geo)
     (h, w_in), (sh, sw) = img.shape[:2], geo.stride
     stretched = np.zeros(((h - 1) * sh + 1, (w_in - 1) * sw + 1, chans.stop - chans.start))
     stretched[::sh, ::sw] = img[:, :, chans]

@@ -46,9 +46,13 @@ __all__ = [
     "pool2d",
     "pool_steps",
     # building blocks for the whole layer (cnnviz.layer, cnnviz.backward)
+    "ConvGeometry",
     "as_hwc",
+    "conv_geometry",
+    "from_torch",
     "pad_hwc",
     "read_only",
+    "to_torch",
     "window_taps",
 ]
 
@@ -227,9 +231,16 @@ def _check_kind(kind: str) -> None:
         raise ParameterError(f"Pooling must be 'max' or 'avg', not {kind!r}.")
 
 
-def _to_torch(img: np.ndarray) -> torch.Tensor:
-    """float64 (H, W, C) -> tensor (1, C, H, W)."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+def to_torch(img: np.ndarray, copy: bool = False) -> torch.Tensor:
+    """float64 (H, W, C) -> tensor (1, C, H, W); ``copy``: always a new array (one that
+    autograd may own), not a view of a contiguous one."""
+    planes = img.transpose(2, 0, 1)
+    return torch.from_numpy(np.array(planes) if copy else np.ascontiguousarray(planes))[None]
+
+
+def from_torch(t: torch.Tensor) -> np.ndarray:
+    """Tensor (1, C, H, W) -> (H, W, C) array: the layout of ``to_torch``'s input."""
+    return np.ascontiguousarray(t.detach()[0].permute(1, 2, 0).numpy())
 
 
 def pad_hwc(
@@ -310,7 +321,9 @@ def _pad_once(img: np.ndarray, pads: tuple[int, int, int, int], mode: str = "zer
 
 
 @dataclass(frozen=True)
-class _ConvGeometry:
+class ConvGeometry:
+    """A sliding window's sizes, checked (``conv_geometry``)."""
+
     kernel_hw: tuple[int, int]
     stride: tuple[int, int]
     dilation: tuple[int, int]
@@ -318,18 +331,18 @@ class _ConvGeometry:
     out_hw: tuple[int, int]
 
 
-def _conv_geometry(
+def conv_geometry(
     in_hw: tuple[int, int],
     kernel_hw: tuple[int, int],
     stride: IntOrPair,
     padding: PaddingSpec,
     dilation: IntOrPair,
-) -> _ConvGeometry:
+) -> ConvGeometry:
     s = as_pair(stride, "stride")
     d = as_pair(dilation, "dilation")
     out_hw = output_shape(in_hw, kernel_hw, s, padding, d)  # validates everything
     pads = resolve_padding(padding, kernel_hw, d, s)
-    return _ConvGeometry(kernel_hw, s, d, pads, out_hw)
+    return ConvGeometry(kernel_hw, s, d, pads, out_hw)
 
 
 # ---------------------------------------------------------------------------
@@ -368,12 +381,12 @@ def conv2d(
     torch_dtype = _torch_dtype(dtype)
     img = as_hwc(image)
     k = _flipped(_as_kernel(kernel, img.shape[2]), flip)
-    geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
+    geo = conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
     padded = _pad_once(img, geo.pads, padding_mode)  # (Hp, Wp, C); kept for read-only images
     return _conv_padded(padded, k, _as_bias(bias), geo, torch_dtype)
 
 
-def _conv_padded(padded: np.ndarray, k: np.ndarray, bias: float, geo: _ConvGeometry,
+def _conv_padded(padded: np.ndarray, k: np.ndarray, bias: float, geo: ConvGeometry,
                  torch_dtype: torch.dtype) -> np.ndarray:
     """The cross-correlation of an already padded (Hp, Wp, C) input: (H_out, W_out)."""
     if torch_dtype == torch.float32:
@@ -402,7 +415,7 @@ def _torch_dtype(dtype: type) -> torch.dtype:
 
 
 def _correlate_float32(padded: np.ndarray, k: np.ndarray, bias: float,
-                       geo: _ConvGeometry) -> np.ndarray:
+                       geo: ConvGeometry) -> np.ndarray:
     """The float32 path of conv2d: OpenCV's filter2D, 4-5x faster than torch on one CPU core
     (it switches to the DFT for big kernels). Tests check it against torch.
 
@@ -460,7 +473,7 @@ def pool2d(
     s = k if stride is None else as_pair(stride, "stride")
     p = as_pair(padding, "padding") if not isinstance(padding, str) else padding
     pool_output_shape(img.shape[:2], k, s, p)  # validates, with sentences
-    x = _to_torch(img)
+    x = to_torch(img)
     if kind == "max":
         out = F.max_pool2d(x, k, s, p)
     else:
@@ -472,7 +485,7 @@ def pool2d(
 def global_avg_pool(image: np.ndarray) -> np.ndarray:
     """Mean of every channel over all pixels: (H, W, C) -> (C,), (H, W) -> (1,). float64."""
     img = as_hwc(image)
-    return F.adaptive_avg_pool2d(_to_torch(img), 1)[0, :, 0, 0].numpy()
+    return F.adaptive_avg_pool2d(to_torch(img), 1)[0, :, 0, 0].numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -611,7 +624,7 @@ def conv_steps(
     img = as_hwc(image)
     k = _flipped(_as_kernel(kernel, img.shape[2]), flip)
     bias = _as_bias(bias)
-    geo = _conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
+    geo = conv_geometry(img.shape[:2], k.shape[:2], stride, padding, dilation)
     out_rows, out_cols, win_r, win_c, tap_r, tap_c = window_taps(
         geo.out_hw, region, geo.stride, geo.dilation, geo.kernel_hw
     )

@@ -9,6 +9,7 @@ import streamlit as st
 from cnnviz import (
     PRESETS,
     ParameterError,
+    check_groups,
     format_kernel,
     format_value,
     hot_spot_text,
@@ -92,9 +93,7 @@ try:
         kernel=kernel.tolist(), channels=c_in, filters=filters,
         groups=int(st.session_state[GROUPS.widget]), stride=STRIDE.current(),
         padding=PADDING.current(), seed=0)
-    if c_in % settings.groups or filters % settings.groups:
-        raise ParameterError(f"Groups ({settings.groups}) must divide both the input "
-                             f"channels ({c_in}) and the filters ({filters}).")
+    check_groups(c_in, filters, settings.groups, "filters")
     if start_kernel == "random":
         settings = dataclasses.replace(
             settings, kernel=np.random.default_rng(0).normal(size=(3, 3)).round(2).tolist())

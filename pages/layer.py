@@ -8,6 +8,7 @@ import streamlit as st
 
 from cnnviz import (
     ParameterError,
+    check_groups,
     conv_macs_text,
     conv_params_text,
     group_connections,
@@ -90,10 +91,7 @@ base = layers.LayerSettings(kernel=rng.normal(size=(k, k)).tolist(), channels=in
                             int(groups), stride=STRIDE.current(), padding=PADDING.current(),
                             seed=int(st.session_state[SEED.widget]))
 try:
-    if channels % base.groups or filters % base.groups:
-        raise ParameterError(f"Groups ({base.groups}) must divide both the input channels "
-                             f"({channels}) and the filters ({filters}), so that every group "
-                             "gets the same number of each.")
+    check_groups(int(channels), int(filters), base.groups, "filters")
     out_hw = output_shape((h, w), (k, k), base.stride, base.padding)
     if kind == "separable":
         depthwise = dataclasses.replace(base, filters=int(channels), groups=int(channels))

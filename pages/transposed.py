@@ -8,6 +8,7 @@ from cnnviz import (
     TRANSPOSE_OUTPUT_SIZE_FORMULA,
     KernelError,
     ParameterError,
+    check_groups,
     format_kernel,
     interior,
     parse_kernel,
@@ -122,9 +123,7 @@ try:
     out_h, out_w = transpose_output_shape((h, w), kernel.shape, settings.stride,
                                           settings.padding, settings.output_padding,
                                           settings.dilation)
-    if c_in % settings.groups or settings.filters % settings.groups:
-        raise ParameterError(f"Groups ({settings.groups}) must divide both the input "
-                             f"channels ({c_in}) and the filters ({settings.filters}).")
+    check_groups(c_in, settings.filters, settings.groups, "filters")
     if not 0 <= channel < settings.filters:
         raise ParameterError(f"Output channel {channel} does not exist: the layer has "
                              f"{settings.filters}.")

@@ -266,9 +266,8 @@ def _grad_figure(values: str, settings: LayerSettings, target: str, relu: bool, 
     if kind == "weight":
         data, partial = cnnviz.weight_grad_steps(_array, _weight, _run.grad_conv,
                                                  filter=index, region=region, **options)
-        padded = np.pad(_array, ((data.pads[0], data.pads[1]), (data.pads[2], data.pads[3]),
-                                 (0, 0)))
-        figure = cnnviz.weight_grad_figure(data, partial, padded, _run.grad_conv[:, :, index],
+        figure = cnnviz.weight_grad_figure(data, partial, data.padded,
+                                           _run.grad_conv[:, :, index],
                                            start=start, frame_ms=frame_ms, channel_names=names)
     else:
         data = cnnviz.input_grad_steps(_array, _weight, _run.grad_conv, region=region,
