@@ -230,6 +230,7 @@ class Results:
     alert_texts: Counter = field(default_factory=Counter)  # (page, message) -> times
     errors: list[SessionError] = field(default_factory=list)
     sessions: list[dict] = field(default_factory=list)  # per session: page, reruns, errors
+    timeline: list[tuple[float, float, str]] = field(default_factory=list)  # (end s, s, key)
 
     def add(self, page: str, session: Session, opened: float | None, times: list[float],
             alerts: list[str]) -> None:
@@ -266,6 +267,7 @@ async def run_session(base_url: str, scenario: Scenario, results: Results, *, st
                 raise SessionError("widget", f"{scenario.page}: nothing to change (seen: "
                                 f"{', '.join(sorted(session.widgets))})")
             times.append(await session.change(*change))
+            results.timeline.append((time.monotonic(), times[-1], change[0]))
             alerts += session.alerts
     except SessionError as err:
         if err not in session.errors:
@@ -389,6 +391,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "max_ms": float(arr.max())}
 
 
+def timeline(reruns: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """(seconds since the first rerun ended, its duration, the widget changed), in order."""
+    ordered = sorted(reruns)
+    return [(round(end - ordered[0][0], 3), round(seconds, 4), key)
+            for end, seconds, key in ordered]
+
+
 def report(results: Results, wall: float, rss: dict[str, float], caches: dict, meta: dict
            ) -> dict:
     """The figures as a dict (for --json)."""
@@ -411,7 +420,8 @@ def report(results: Results, wall: float, rss: dict[str, float], caches: dict, m
                                   (page, text), n in results.alert_texts.most_common(10)],
            "sessions_opened": sum(s["opened"] for s in results.sessions),
            "sessions_with_reruns": sum(s["reruns"] > 0 for s in results.sessions),
-           "rss_mb": rss, "caches": caches}
+           "rss_mb": rss, "caches": caches,
+           "timeline": timeline(results.timeline)}
     if rss.get("start"):
         out["rss_end_over_start"] = rss["end"] / rss["start"] if "end" in rss else None
     return out

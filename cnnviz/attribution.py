@@ -403,7 +403,9 @@ def guided_grad_cam(model: nn.Module, image_tensor: torch.Tensor, target: int, l
     """Guided Grad-CAM, as captum's ``GuidedGradCam``: guided-backprop gradients times the
     bilinearly upsampled Grad-CAM of ``layer``; the map is the largest absolute value over
     the colour channels, float32 (H, W) in [0, 1]. ``guided``: ``guided_backprop`` of this
-    image and class, when it was computed already (it does not depend on the layer);
+    image and class, (C, H, W), when it was computed already (it does not depend on the
+    layer), or its largest absolute value over the channels, (1, H, W): the map is the same,
+    bit for bit, as the upsampled Grad-CAM is never negative (a third of the memory to keep);
     ``cam``: ``grad_cam_native`` of this image, class and layer, likewise.
     Thread-safe; leaves no hooks on ``model``."""
     x = check_input(image_tensor)

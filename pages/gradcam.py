@@ -93,11 +93,10 @@ LAYER, CLASS, WINDOW, STRIDE = link.seed([
     int_param("stride", P + "stride", stride0, 1, min(height, width)),
 ])
 
+labels = maps.class_labels(name, image.digest, PREDICTED, probs)
 chosen_class = class_col.selectbox(
-    "Explain the class", [PREDICTED, *range(len(classes))], key=CLASS.widget,
-    persist_state="session",
-    format_func=lambda i: (f"predicted: {classes[predicted]} ({probs[predicted]:.1%})"
-                           if i == PREDICTED else f"{classes[i]} ({probs[i]:.1%})"),
+    "Explain the class", tuple(labels), key=CLASS.widget, persist_state="session",
+    format_func=labels.__getitem__,
     help="By default the map explains the class the network predicts; choose any other to "
     "see where the evidence for it would be.")
 target = predicted if chosen_class == PREDICTED else int(chosen_class)
@@ -214,8 +213,8 @@ def _method_map(method: str) -> tuple[np.ndarray, float | None]:
     progress bar)."""
     args = (name, image.digest, method, target, layer if ATTRIBUTIONS[method].needs_layer
             else "", _settings(method), x)
-    if (kept := maps.method_map.peek(*args)) is not None:
-        return kept
+    if maps.map_is_kept(*args):
+        return maps.method_map(*args)
     if method != "occlusion":
         with st.spinner(f"{ATTRIBUTIONS[method].title}…"):
             return maps.method_map(*args)

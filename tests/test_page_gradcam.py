@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import MODELS, RECOMMENDED_LAYERS, attribution, load_model, predict
@@ -73,6 +74,30 @@ def test_the_native_map_has_the_layers_spatial_size(layer):
     assert f"At the layer's own resolution: {size[0]}×{size[1]}" in str(
         at.get("plotly_chart")[1].proto.spec)
     assert at.select_slider(key="gradcam.layer").value == layer
+
+
+def test_maps_made_from_what_is_kept_per_class_equal_the_librarys():
+    """Saliency and Guided Grad-CAM come from the class's kept pass and guided magnitude,
+    not from a pass of their own: the maps are the library's, and say when they are kept."""
+    from ui.cache import attribution as maps
+    from ui.cache import networks
+
+    at = _open(sample="shape_star")
+    image = at.session_state[state.IMAGE]
+    x = networks.model_input("shapes", image)
+    model, tensor = load_model("shapes"), torch.tensor(x)
+    for target in (0, 2):  # a class the page has not shown yet (2), and one it may have
+        maps.class_pass.clear()
+        maps.guided_magnitude.clear()
+        for layer, kept_before in (("conv2", False), ("relu4", True)):  # a class's pieces
+            args = ("shapes", image.digest, "guided_grad_cam", target, layer, (), x)  # serve
+            assert maps.map_is_kept(*args) is kept_before  # every layer
+            heat, delta = maps.method_map(*args)
+            assert delta is None and maps.map_is_kept(*args)
+            np.testing.assert_array_equal(
+                heat, attribution.guided_grad_cam(model, tensor, target, layer))
+        heat, _ = maps.method_map("shapes", image.digest, "saliency", target, "", (), x)
+        np.testing.assert_allclose(heat, attribution.saliency(model, tensor, target), atol=1e-6)
 
 
 def test_url_seeds_model_layer_class_and_methods():

@@ -19,13 +19,15 @@ from ui.cache import models
 from ui.cache.memo import memo
 
 __all__ = [
+    "class_labels",
     "class_pass",
     "over_figure",
     "deletion",
     "every_layer",
     "grad_cam",
-    "guided_gradients",
+    "guided_magnitude",
     "layer_choices",
+    "map_is_kept",
     "method_map",
     "pointing_game",
     "probabilities",
@@ -34,6 +36,11 @@ __all__ = [
 ]
 
 CACHE = dict(max_entries=128, ttl=3600)
+#: What is kept per class (a pass at every layer, 340 kB on EfficientNet-Lite0; the guided
+#: gradients' magnitude, 200 kB): room for one class per student of a lecture hall of 50
+#: changing class at once, and no more, so a server's memory after a lesson stays within
+#: 10% of what it was before (bench/load.py --pages gradcam_photo).
+CLASS_CACHE = dict(max_entries=64, ttl=3600)
 
 
 def _tensor(x: np.ndarray) -> torch.Tensor:
@@ -56,6 +63,20 @@ def probabilities(model_name: str, digest: str, _pixels: np.ndarray) -> np.ndarr
                            model=own.model if own else None)
     probs.setflags(write=False)
     return probs
+
+
+@memo(max_entries=16, ttl=3600)
+def class_labels(model_name: str, digest: str, predicted_option: int, _probs: np.ndarray
+                 ) -> dict[int, str]:
+    """The class picker's options and their labels, in order: ``predicted_option`` ("the
+    class the network predicts", with its name) first, then every class with its
+    probability. Made once per image: 1,001 labels for an ImageNet network, which
+    formatting on every rerun cost about 2% of a busy server's time."""
+    classes = models.spec(model_name).class_names
+    top = int(np.argmax(_probs))
+    return {predicted_option: f"predicted: {classes[top]} ({_probs[top]:.1%})",
+            **{i: f"{name} ({p:.1%})" for i, (name, p) in enumerate(zip(classes, _probs,
+                                                                        strict=True))}}
 
 
 def over_figure(model_name: str, digest: str, what: tuple | None, seen: np.ndarray,
@@ -83,7 +104,7 @@ def _layer_names(model_name: str) -> tuple[str, ...]:
     return tuple(layer for layer, _ in layer_choices(model_name))
 
 
-@memo(**CACHE)
+@memo(**CLASS_CACHE)
 def class_pass(model_name: str, digest: str, target: int, _x: np.ndarray) -> ClassPass:
     """``cnnviz.class_pass`` at every layer of ``layer_choices``: the strip, the chosen
     layer's Grad-CAM and saliency of one class from one forward and one backward pass, so a
@@ -100,16 +121,9 @@ def grad_cam(model_name: str, digest: str, layer: str, target: int, _x: np.ndarr
     """(native float32 (h, w) in layer units, upsampled float32 (H, W) in [0, 1])."""
     if layer in _layer_names(model_name):
         found = class_pass(model_name, digest, target, _x)
-        return found.cam(layer), _heat(model_name, digest, layer, target, _x)
+        # The upsampled map is not kept: 0.25 ms to make, 200 kB to keep per layer and class.
+        return found.cam(layer), found.heat(layer, tuple(_x.shape[2:]))
     return _grad_cam(model_name, digest, layer, target, _x)
-
-
-@memo(**CACHE)
-def _heat(model_name: str, digest: str, layer: str, target: int, _x: np.ndarray
-          ) -> np.ndarray:
-    heat = class_pass(model_name, digest, target, _x).heat(layer, tuple(_x.shape[2:]))
-    heat.setflags(write=False)
-    return heat
 
 
 @memo(**CACHE)
@@ -149,7 +163,6 @@ def _every_layer(model_name: str, digest: str, target: int, layers: tuple[str, .
     return cnnviz.grad_cam_layers(models.model(model_name), _tensor(_x), target, list(layers))
 
 
-@memo(**CACHE)
 def method_map(model_name: str, digest: str, method: str, target: int, layer: str,
                options: tuple[tuple[str, int], ...], _x: np.ndarray,
                _progress: Callable[[float], None] | None = None
@@ -157,28 +170,55 @@ def method_map(model_name: str, digest: str, method: str, target: int, layer: st
     """(heat float32 (H, W) in [0, 1], Integrated Gradients' convergence delta or None) of
     one of ``cnnviz.ATTRIBUTIONS``. ``options`` go to the method (steps; window and stride);
     occlusion calls ``_progress(fraction)`` while it runs (never when the map is kept: see
-    ``method_map.peek``)."""
+    ``map_is_kept``). Saliency and Guided Grad-CAM are made from what is kept per class
+    (``class_pass``, ``guided_magnitude``) in under a millisecond, so they are not kept
+    themselves; the other methods' maps are."""
+    if method == "saliency":  # from the class's one pass, with Grad-CAM
+        return class_pass(model_name, digest, target, _x).saliency, None
+    if method == "guided_grad_cam":  # the guided gradients do not depend on the layer
+        cam, _ = grad_cam(model_name, digest, layer, target, _x)
+        guided = guided_magnitude(model_name, digest, target, _x)[None]
+        return cnnviz.guided_grad_cam(models.model(model_name), _tensor(_x), target, layer,
+                                      guided=guided, cam=cam), None
+    return _costly_map(model_name, digest, method, target, layer, options, _x, _progress)
+
+
+def map_is_kept(model_name: str, digest: str, method: str, target: int, layer: str,
+                options: tuple[tuple[str, int], ...], _x: np.ndarray) -> bool:
+    """Whether ``method_map`` of these arguments runs no pass of the network (no spinner)."""
+    if method == "saliency":
+        return class_pass.peek(model_name, digest, target, _x) is not None
+    if method == "guided_grad_cam":
+        return (class_pass.peek(model_name, digest, target, _x) is not None
+                and guided_magnitude.peek(model_name, digest, target, _x) is not None)
+    return _costly_map.peek(model_name, digest, method, target, layer, options, _x) is not None
+
+
+@memo(**CACHE)
+def _costly_map(model_name: str, digest: str, method: str, target: int, layer: str,
+                options: tuple[tuple[str, int], ...], _x: np.ndarray,
+                _progress: Callable[[float], None] | None = None
+                ) -> tuple[np.ndarray, float | None]:
     model, x = models.model(model_name), _tensor(_x)
     kwargs = dict(options)
     if method == "integrated_gradients":
         return cnnviz.integrated_gradients(model, x, target, return_delta=True, **kwargs)
     if method == "occlusion":
         kwargs["progress"] = _progress
-    if method == "saliency":  # from the class's one pass, with Grad-CAM
-        return class_pass(model_name, digest, target, _x).saliency, None
-    if method == "guided_grad_cam":  # the guided gradients do not depend on the layer
-        kwargs["guided"] = guided_gradients(model_name, digest, target, _x)
-        kwargs["cam"], _ = grad_cam(model_name, digest, layer, target, _x)
     return cnnviz.ATTRIBUTIONS[method](model, x, target, layer, **kwargs), None
 
 
-@memo(**CACHE)
-def guided_gradients(model_name: str, digest: str, target: int, _x: np.ndarray) -> np.ndarray:
-    """``guided_backprop`` of the image for ``target``: kept per class, so a new layer only
-    recomputes the Grad-CAM half of Guided Grad-CAM."""
+@memo(**CLASS_CACHE)
+def guided_magnitude(model_name: str, digest: str, target: int, _x: np.ndarray
+                     ) -> np.ndarray:
+    """float32 (H, W): the largest absolute ``guided_backprop`` gradient of each pixel over
+    the colour channels, for ``target``. Kept per class, so a new layer only recomputes the
+    Grad-CAM half of Guided Grad-CAM; a third of the gradients' size, and the same map
+    (``cnnviz.guided_grad_cam``: the upsampled Grad-CAM is never negative)."""
     guided = cnnviz.guided_backprop(models.model(model_name), _tensor(_x), target)
-    guided.setflags(write=False)  # shared by every session
-    return guided
+    magnitude = np.abs(guided).max(axis=0)
+    magnitude.setflags(write=False)  # shared by every session
+    return magnitude
 
 
 @memo(**CACHE)
