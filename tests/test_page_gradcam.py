@@ -86,12 +86,13 @@ def test_maps_made_from_what_is_kept_per_class_equal_the_librarys():
     image = at.session_state[state.IMAGE]
     x = networks.model_input("shapes", image)
     model, tensor = load_model("shapes"), torch.tensor(x)
-    for target in (0, 2):  # a class the page has not shown yet (2), and one it may have
+    for target in (0, 2):
         maps.class_pass.clear()
         maps.guided_magnitude.clear()
-        for layer, kept_before in (("conv2", False), ("relu4", True)):  # a class's pieces
-            args = ("shapes", image.digest, "guided_grad_cam", target, layer, (), x)  # serve
-            assert maps.map_is_kept(*args) is kept_before  # every layer
+        # the first layer computes the class's pieces; the second finds them kept
+        for layer, kept_before in (("conv2", False), ("relu4", True)):
+            args = ("shapes", image.digest, "guided_grad_cam", target, layer, (), x)
+            assert maps.map_is_kept(*args) is kept_before
             heat, delta = maps.method_map(*args)
             assert delta is None and maps.map_is_kept(*args)
             np.testing.assert_array_equal(
